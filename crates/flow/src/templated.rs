@@ -1,0 +1,1137 @@
+//! NetFlow v9 and IPFIX: template-driven records. Templates and options templates are kept
+//! per exporter and observation domain in a bounded cache, compiled once into decode plans so
+//! that each data record is a walk over precomputed field targets. Data that comes before its
+//! template is held (bounded) and decoded when the template arrives.
+
+use crate::error::Be;
+use crate::netflow5::uptime_to_time;
+use crate::{DecodeError, DecodeStats, FlowFormat, FlowRecord, RecordSink, Timestamp};
+use foldhash::fast::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Field length that announces an IPFIX variable-length field (RFC 7011 §7).
+const VARLEN: u16 = u16::MAX;
+
+/// Bounds on the state one decoder keeps. Hostile or broken exporters can send endless
+/// templates and orphan data; each bound has a counter for what it drops.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Templates kept over all exporters; the least recently used is evicted.
+    pub max_templates: usize,
+    /// Templates kept per exporter and observation domain, so that one exporter cannot push
+    /// everyone else's templates out.
+    pub max_templates_per_domain: usize,
+    /// Fields in one template; more is rejected as malformed.
+    pub max_fields: usize,
+    /// Exporter/domain pairs whose sampling state we keep.
+    pub max_domains: usize,
+    /// Sampler ids remembered per exporter/domain.
+    pub max_samplers_per_domain: usize,
+    /// Data sets held while their template is missing, and their total size.
+    pub max_pending_sets: usize,
+    pub max_pending_bytes: usize,
+    /// How long a held data set waits for its template.
+    pub pending_max_age_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_templates: 8192,
+            max_templates_per_domain: 512,
+            max_fields: 512,
+            max_domains: 4096,
+            max_samplers_per_domain: 64,
+            max_pending_sets: 1024,
+            max_pending_bytes: 4 << 20,
+            pending_max_age_ms: 60_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    V9,
+    Ipfix,
+}
+
+impl Protocol {
+    fn format(self) -> FlowFormat {
+        match self {
+            Protocol::V9 => FlowFormat::Netflow9,
+            Protocol::Ipfix => FlowFormat::Ipfix,
+        }
+    }
+}
+
+/// What the header of one datagram says; every set in it is read in this context.
+#[derive(Clone, Copy, Debug)]
+struct Context {
+    protocol: Protocol,
+    exporter: IpAddr,
+    domain: u32,
+    export_time: Timestamp,
+    /// NetFlow v9 only: router uptime at export, the reference for FIRST/LAST_SWITCHED.
+    sys_uptime: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct DomainKey {
+    exporter: IpAddr,
+    domain: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct TemplateKey {
+    exporter: IpAddr,
+    domain: u32,
+    id: u16,
+}
+
+/// Where a field's value goes. Chosen when the template is compiled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Skip,
+    SrcV4,
+    DstV4,
+    SrcV6,
+    DstV6,
+    SrcPort,
+    DstPort,
+    Protocol,
+    TcpFlags,
+    Bytes,
+    Packets,
+    InIf,
+    OutIf,
+    StartUptime,
+    EndUptime,
+    StartSecs,
+    EndSecs,
+    StartMillis,
+    EndMillis,
+    StartNtp,
+    EndNtp,
+    StartDeltaMicros,
+    EndDeltaMicros,
+    IcmpTypeCode,
+    IcmpType,
+    IcmpCode,
+    Ttl,
+    FragmentFlags,
+    FragmentOffset,
+    SamplingInterval,
+    SamplerRandomInterval,
+    PacketInterval,
+    PacketSpace,
+    SamplerId,
+    SystemInitMillis,
+}
+
+/// Fields that several information elements can fill; the template keeps only the best one
+/// (lowest rank) so that, say, octetDeltaCount wins over postOctetDeltaCount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Bytes,
+    Packets,
+    Start,
+    End,
+    Ttl,
+    SamplerId,
+}
+
+/// Maps an information element (IANA IPFIX numbering, which NetFlow v9 shares below 128 and
+/// for the fields we use) and its length to a target. Addresses need their exact length;
+/// counters take any length from 1 to 8 (reduced-size encoding, RFC 7011 §6.2).
+fn target_of(ie: u16, len: u16) -> (Target, Option<(Class, u8)>) {
+    use Target::*;
+    let uint = (1..=8).contains(&len);
+    let t = match ie {
+        8 if len == 4 => SrcV4,
+        12 if len == 4 => DstV4,
+        27 if len == 16 => SrcV6,
+        28 if len == 16 => DstV6,
+        7 if uint => SrcPort,
+        11 if uint => DstPort,
+        4 if uint => Protocol,
+        6 if uint => TcpFlags,
+        1 | 85 | 23 | 231 if uint => Bytes,
+        2 | 86 | 24 | 298 if uint => Packets,
+        10 if uint => InIf,
+        14 if uint => OutIf,
+        22 if len == 4 => StartUptime,
+        21 if len == 4 => EndUptime,
+        150 if len == 4 => StartSecs,
+        151 if len == 4 => EndSecs,
+        152 if len == 8 => StartMillis,
+        153 if len == 8 => EndMillis,
+        154 | 156 if len == 8 => StartNtp,
+        155 | 157 if len == 8 => EndNtp,
+        158 if len == 4 => StartDeltaMicros,
+        159 if len == 4 => EndDeltaMicros,
+        32 | 139 if len == 2 => IcmpTypeCode,
+        176 | 178 if len == 1 => IcmpType,
+        177 | 179 if len == 1 => IcmpCode,
+        52 | 192 if len == 1 => Ttl,
+        197 if len == 1 => FragmentFlags,
+        88 if uint => FragmentOffset,
+        34 if uint => SamplingInterval,
+        50 if uint => SamplerRandomInterval,
+        305 if uint => PacketInterval,
+        306 if uint => PacketSpace,
+        48 | 302 if uint => SamplerId,
+        160 if len == 8 => SystemInitMillis,
+        _ => Skip,
+    };
+    let rank = |order: &[u16]| order.iter().position(|&x| x == ie).unwrap_or(0) as u8;
+    let class = match t {
+        Bytes => Some((Class::Bytes, rank(&[1, 85, 23, 231]))),
+        Packets => Some((Class::Packets, rank(&[2, 86, 24, 298]))),
+        StartUptime | StartSecs | StartMillis | StartNtp | StartDeltaMicros => {
+            Some((Class::Start, rank(&[152, 154, 156, 150, 158, 22])))
+        }
+        EndUptime | EndSecs | EndMillis | EndNtp | EndDeltaMicros => {
+            Some((Class::End, rank(&[153, 155, 157, 151, 159, 21])))
+        }
+        Ttl => Some((Class::Ttl, rank(&[52, 192]))),
+        SamplerId => Some((Class::SamplerId, rank(&[48, 302]))),
+        _ => None,
+    };
+    (t, class)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    /// Length on the wire, or VARLEN.
+    len: u16,
+    target: Target,
+}
+
+#[derive(Debug)]
+struct Template {
+    options: bool,
+    /// The field specifiers as received, to recognise a template re-sent unchanged (most
+    /// exporters resend every few seconds) without compiling it again.
+    specs: Box<[(u16, u16, bool)]>,
+    fields: Box<[Field]>,
+    /// Shortest possible record (a variable-length field counts its one length byte).
+    min_len: usize,
+    /// True when no field is variable-length, so every record is `min_len` bytes.
+    fixed: bool,
+    last_used: u64,
+}
+
+impl Template {
+    /// Compiles field specifiers (IE id, length, enterprise?) into a decode plan.
+    fn compile(
+        specs: &[(u16, u16, bool)],
+        options: bool,
+        last_used: u64,
+    ) -> Result<Template, DecodeError> {
+        let mut best: [Option<(u8, usize)>; 6] = [None; 6];
+        let mut fields = Vec::with_capacity(specs.len());
+        let mut min_len = 0usize;
+        let mut fixed = true;
+        for (i, &(ie, len, enterprise)) in specs.iter().enumerate() {
+            let (target, class) = if enterprise {
+                (Target::Skip, None)
+            } else {
+                target_of(ie, len)
+            };
+            if let Some((class, rank)) = class {
+                let slot = &mut best[class as usize];
+                if slot.is_none_or(|(r, _)| rank < r) {
+                    *slot = Some((rank, i));
+                }
+            }
+            if len == VARLEN {
+                fixed = false;
+                min_len += 1;
+            } else {
+                min_len += usize::from(len);
+            }
+            fields.push(Field { len, target });
+        }
+        // Keep only the best-ranked field of each class.
+        for (i, (f, &(ie, len, enterprise))) in fields.iter_mut().zip(specs).enumerate() {
+            if enterprise {
+                continue;
+            }
+            if let (_, Some((class, _))) = target_of(ie, len) {
+                if best[class as usize].map(|(_, at)| at) != Some(i) {
+                    f.target = Target::Skip;
+                }
+            }
+        }
+        if min_len == 0 {
+            return Err(DecodeError::Malformed("template with zero record length"));
+        }
+        Ok(Template {
+            options,
+            specs: specs.into(),
+            fields: fields.into_boxed_slice(),
+            min_len,
+            fixed,
+            last_used,
+        })
+    }
+}
+
+/// Per exporter and observation domain: what options data taught us.
+#[derive(Debug, Default)]
+struct DomainState {
+    /// IPFIX systemInitTimeMilliseconds: the zero of flowStart/EndSysUpTime.
+    system_init: Option<Timestamp>,
+    /// Sampling rate announced without a sampler id.
+    default_rate: Option<u32>,
+    /// Sampling rate per sampler (selector) id, bounded.
+    samplers: Vec<(u64, u32)>,
+    templates: usize,
+    last_used: u64,
+}
+
+/// A data set that came before its template.
+#[derive(Debug)]
+struct Pending {
+    key: TemplateKey,
+    context: Context,
+    received: Timestamp,
+    data: Vec<u8>,
+}
+
+/// Values of one record as its fields are walked; turned into a `FlowRecord` at the end.
+#[derive(Clone, Copy, Debug, Default)]
+struct Values {
+    src4: Option<Ipv4Addr>,
+    dst4: Option<Ipv4Addr>,
+    src6: Option<Ipv6Addr>,
+    dst6: Option<Ipv6Addr>,
+    src_port: Option<u16>,
+    dst_port: Option<u16>,
+    protocol: u8,
+    tcp_flags: Option<u8>,
+    bytes: u64,
+    packets: u64,
+    in_if: Option<u32>,
+    out_if: Option<u32>,
+    start: Option<Time>,
+    end: Option<Time>,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+    ttl: Option<u8>,
+    fragment: Option<bool>,
+    sampling_interval: u64,
+    random_interval: u64,
+    packet_interval: u64,
+    packet_space: u64,
+    sampler_id: Option<u64>,
+    system_init_ms: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Time {
+    Absolute(Timestamp),
+    /// Milliseconds of router uptime (v9: relative to the header; IPFIX: to system init).
+    Uptime(u32),
+    /// Microseconds before the export time.
+    DeltaMicros(u32),
+}
+
+impl Values {
+    fn sampling_rate(&self) -> Option<u32> {
+        let clamp = |v: u64| u32::try_from(v).unwrap_or(u32::MAX).max(1);
+        if self.packet_interval > 0 {
+            let total = self.packet_interval.saturating_add(self.packet_space);
+            Some(clamp(total.div_ceil(self.packet_interval)))
+        } else if self.random_interval > 0 {
+            Some(clamp(self.random_interval))
+        } else if self.sampling_interval > 0 {
+            Some(clamp(self.sampling_interval))
+        } else {
+            None
+        }
+    }
+}
+
+#[inline]
+fn uint(b: &[u8]) -> u64 {
+    let tail = &b[b.len().saturating_sub(8)..];
+    tail.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+}
+
+#[inline]
+fn apply(v: &mut Values, target: Target, b: &[u8]) {
+    use Target::*;
+    match target {
+        Skip => {}
+        SrcV4 => v.src4 = b.be_u32(0).map(Ipv4Addr::from),
+        DstV4 => v.dst4 = b.be_u32(0).map(Ipv4Addr::from),
+        SrcV6 => v.src6 = <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from),
+        DstV6 => v.dst6 = <[u8; 16]>::try_from(b).ok().map(Ipv6Addr::from),
+        SrcPort => v.src_port = Some(uint(b) as u16),
+        DstPort => v.dst_port = Some(uint(b) as u16),
+        Protocol => v.protocol = uint(b) as u8,
+        TcpFlags => v.tcp_flags = Some(uint(b) as u8),
+        Bytes => v.bytes = uint(b),
+        Packets => v.packets = uint(b),
+        InIf => v.in_if = Some(uint(b) as u32),
+        OutIf => v.out_if = Some(uint(b) as u32),
+        StartUptime => v.start = Some(Time::Uptime(uint(b) as u32)),
+        EndUptime => v.end = Some(Time::Uptime(uint(b) as u32)),
+        StartSecs => v.start = Some(Time::Absolute(Timestamp::from_secs(uint(b)))),
+        EndSecs => v.end = Some(Time::Absolute(Timestamp::from_secs(uint(b)))),
+        StartMillis => v.start = Some(Time::Absolute(Timestamp::from_millis(uint(b)))),
+        EndMillis => v.end = Some(Time::Absolute(Timestamp::from_millis(uint(b)))),
+        StartNtp => v.start = Some(Time::Absolute(ntp(b))),
+        EndNtp => v.end = Some(Time::Absolute(ntp(b))),
+        StartDeltaMicros => v.start = Some(Time::DeltaMicros(uint(b) as u32)),
+        EndDeltaMicros => v.end = Some(Time::DeltaMicros(uint(b) as u32)),
+        IcmpTypeCode => {
+            let tc = uint(b);
+            v.icmp_type = Some((tc >> 8) as u8);
+            v.icmp_code = Some(tc as u8);
+        }
+        IcmpType => v.icmp_type = Some(uint(b) as u8),
+        IcmpCode => v.icmp_code = Some(uint(b) as u8),
+        Ttl => v.ttl = Some(uint(b) as u8),
+        // RFC 5102 fragmentFlags: bit 2 (0x20 counting from the most significant) is MF.
+        FragmentFlags => v.fragment = Some(v.fragment == Some(true) || uint(b) & 0x20 != 0),
+        FragmentOffset => v.fragment = Some(v.fragment == Some(true) || uint(b) != 0),
+        SamplingInterval => v.sampling_interval = uint(b),
+        SamplerRandomInterval => v.random_interval = uint(b),
+        PacketInterval => v.packet_interval = uint(b),
+        PacketSpace => v.packet_space = uint(b),
+        SamplerId => v.sampler_id = Some(uint(b)),
+        SystemInitMillis => v.system_init_ms = Some(uint(b)),
+    }
+}
+
+fn ntp(b: &[u8]) -> Timestamp {
+    Timestamp::from_ntp(b.be_u32(0).unwrap_or(0), b.be_u32(4).unwrap_or(0))
+}
+
+/// NetFlow v9 / IPFIX decoding state: templates, sampling knowledge, held data.
+#[derive(Debug)]
+pub(crate) struct TemplateState {
+    limits: Limits,
+    templates: HashMap<TemplateKey, Template, RandomState>,
+    domains: HashMap<DomainKey, DomainState, RandomState>,
+    pending: VecDeque<Pending>,
+    pending_bytes: usize,
+    /// Logical clock for least-recently-used eviction.
+    clock: u64,
+    /// Reused buffer of field specifiers while a template is parsed.
+    specs: Vec<(u16, u16, bool)>,
+}
+
+impl TemplateState {
+    pub(crate) fn new(limits: Limits) -> Self {
+        TemplateState {
+            limits,
+            templates: HashMap::default(),
+            domains: HashMap::default(),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            clock: 0,
+            specs: Vec::new(),
+        }
+    }
+
+    pub(crate) fn template_count(&self) -> usize {
+        self.templates.len()
+    }
+
+    pub(crate) fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn decode(
+        &mut self,
+        protocol: Protocol,
+        bytes: &[u8],
+        exporter: IpAddr,
+        now: Timestamp,
+        record: &mut FlowRecord,
+        stats: &mut DecodeStats,
+        sink: &mut impl RecordSink,
+    ) -> Result<(), DecodeError> {
+        self.clock += 1;
+        let (context, mut sets) = match protocol {
+            Protocol::V9 => {
+                let h = bytes
+                    .get(..20)
+                    .ok_or(DecodeError::Truncated("NetFlow v9 header"))?;
+                let context = Context {
+                    protocol,
+                    exporter,
+                    domain: h.be_u32(16).unwrap_or(0),
+                    export_time: Timestamp::from_secs(h.be_u32(8).unwrap_or(0).into()),
+                    sys_uptime: h.be_u32(4).unwrap_or(0),
+                };
+                (context, &bytes[20..])
+            }
+            Protocol::Ipfix => {
+                let h = bytes
+                    .get(..16)
+                    .ok_or(DecodeError::Truncated("IPFIX header"))?;
+                let len = usize::from(h.be_u16(2).unwrap_or(0));
+                if len < 16 {
+                    return Err(DecodeError::Malformed("IPFIX message length"));
+                }
+                let body = bytes
+                    .get(16..len)
+                    .ok_or(DecodeError::Truncated("IPFIX message"))?;
+                let context = Context {
+                    protocol,
+                    exporter,
+                    domain: h.be_u32(12).unwrap_or(0),
+                    export_time: Timestamp::from_secs(h.be_u32(4).unwrap_or(0).into()),
+                    sys_uptime: 0,
+                };
+                (context, body)
+            }
+        };
+        self.touch_domain(&context, stats);
+
+        while !sets.is_empty() {
+            let (Some(set_id), Some(len)) = (sets.be_u16(0), sets.be_u16(2)) else {
+                return Err(DecodeError::Truncated("set header"));
+            };
+            let len = usize::from(len);
+            if len < 4 {
+                // Some exporters (PAN-OS) pad datagrams with zeros after the last set.
+                if sets.iter().all(|&b| b == 0) {
+                    return Ok(());
+                }
+                return Err(DecodeError::Malformed("set length"));
+            }
+            let set = sets.get(4..len).ok_or(DecodeError::Truncated("set"))?;
+            sets = &sets[len..];
+            match (protocol, set_id) {
+                (Protocol::V9, 0) | (Protocol::Ipfix, 2) => {
+                    self.template_set(&context, set, false, now, record, stats, sink)?
+                }
+                (Protocol::V9, 1) | (Protocol::Ipfix, 3) => {
+                    self.template_set(&context, set, true, now, record, stats, sink)?
+                }
+                (_, id) if id >= 256 => {
+                    self.data_set(&context, id, set, now, record, stats, sink)?
+                }
+                _ => {} // reserved set ids: skipped, as RFC 7011 §3.3.2 asks
+            }
+        }
+        Ok(())
+    }
+
+    fn touch_domain(&mut self, c: &Context, stats: &mut DecodeStats) {
+        let key = DomainKey {
+            exporter: c.exporter,
+            domain: c.domain,
+        };
+        if let Some(d) = self.domains.get_mut(&key) {
+            d.last_used = self.clock;
+            return;
+        }
+        if self.domains.len() >= self.limits.max_domains {
+            let oldest = self
+                .domains
+                .iter()
+                .min_by_key(|(_, d)| d.last_used)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.domains.remove(&k);
+                self.templates
+                    .retain(|t, _| !(t.exporter == k.exporter && t.domain == k.domain));
+                stats.domain_evictions += 1;
+            }
+        }
+        self.domains.insert(
+            key,
+            DomainState {
+                last_used: self.clock,
+                ..DomainState::default()
+            },
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn template_set(
+        &mut self,
+        c: &Context,
+        set: &[u8],
+        options: bool,
+        now: Timestamp,
+        record: &mut FlowRecord,
+        stats: &mut DecodeStats,
+        sink: &mut impl RecordSink,
+    ) -> Result<(), DecodeError> {
+        // The field buffer is lent out while templates are parsed, then returned for reuse.
+        let mut specs = std::mem::take(&mut self.specs);
+        let result = self.template_records(c, set, options, &mut specs, now, record, stats, sink);
+        self.specs = specs;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn template_records(
+        &mut self,
+        c: &Context,
+        mut set: &[u8],
+        options: bool,
+        specs: &mut Vec<(u16, u16, bool)>,
+        now: Timestamp,
+        record: &mut FlowRecord,
+        stats: &mut DecodeStats,
+        sink: &mut impl RecordSink,
+    ) -> Result<(), DecodeError> {
+        // Each pass reads one template record; a remainder shorter than a header is padding.
+        while set.len() >= 4 {
+            let id = set.be_u16(0).unwrap_or(0);
+            specs.clear();
+            match self.parse_template(c, &mut set, options, specs)? {
+                None => break,
+                Some(0) => self.withdraw(c, id, options),
+                Some(_) => {
+                    let key = TemplateKey {
+                        exporter: c.exporter,
+                        domain: c.domain,
+                        id,
+                    };
+                    if let Some(t) = self.templates.get_mut(&key) {
+                        if t.options == options && *t.specs == **specs {
+                            t.last_used = self.clock;
+                            continue;
+                        }
+                    }
+                    let t = Template::compile(specs, options, self.clock)?;
+                    self.insert_template(c, id, t, stats);
+                    self.release_pending(c, id, now, record, stats, sink);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads one template record from the front of `set` into `specs` and advances `set`.
+    /// Ok(None): the rest is padding. Ok(Some(0)): a withdrawal. Ok(Some(n)): n fields.
+    fn parse_template(
+        &self,
+        c: &Context,
+        set: &mut &[u8],
+        options: bool,
+        specs: &mut Vec<(u16, u16, bool)>,
+    ) -> Result<Option<usize>, DecodeError> {
+        let s = *set;
+        let id = s.be_u16(0).unwrap_or(0);
+        let (count, mut at) = match (c.protocol, options) {
+            (Protocol::V9, false) | (Protocol::Ipfix, false) => {
+                (usize::from(s.be_u16(2).unwrap_or(0)), 4)
+            }
+            (Protocol::Ipfix, true) => {
+                let count = usize::from(s.be_u16(2).unwrap_or(0));
+                if count == 0 {
+                    *set = &s[4..];
+                    return Ok(Some(0));
+                }
+                let scope = s
+                    .be_u16(4)
+                    .ok_or(DecodeError::Truncated("options template"))?;
+                if usize::from(scope) > count {
+                    return Err(DecodeError::Malformed("options template scope count"));
+                }
+                (count, 6)
+            }
+            (Protocol::V9, true) => {
+                let (Some(scope_len), Some(option_len)) = (s.be_u16(2), s.be_u16(4)) else {
+                    return Ok(None);
+                };
+                let bytes = usize::from(scope_len) + usize::from(option_len);
+                if bytes % 4 != 0 {
+                    return Err(DecodeError::Malformed("options template lengths"));
+                }
+                (bytes / 4, 6)
+            }
+        };
+        if id == 0 && count == 0 && c.protocol == Protocol::V9 {
+            return Ok(None);
+        }
+        if id < 256 && !(c.protocol == Protocol::Ipfix && count == 0 && (id == 2 || id == 3)) {
+            // Template ids below 256 are reserved; what follows is padding or garbage.
+            if s.iter().all(|&b| b == 0) {
+                *set = &[];
+                return Ok(None);
+            }
+            return Err(DecodeError::Malformed("template id"));
+        }
+        if count > self.limits.max_fields {
+            return Err(DecodeError::Malformed("template field count"));
+        }
+        for _ in 0..count {
+            let (Some(ie), Some(len)) = (s.be_u16(at), s.be_u16(at + 2)) else {
+                return Err(DecodeError::Truncated("template"));
+            };
+            at += 4;
+            let enterprise = c.protocol == Protocol::Ipfix && ie & 0x8000 != 0;
+            if enterprise {
+                s.be_u32(at)
+                    .ok_or(DecodeError::Truncated("template enterprise number"))?;
+                at += 4;
+            }
+            specs.push((if enterprise { ie & 0x7fff } else { ie }, len, enterprise));
+        }
+        *set = &s[at..];
+        Ok(Some(count))
+    }
+
+    fn withdraw(&mut self, c: &Context, id: u16, options: bool) {
+        let (exporter, domain) = (c.exporter, c.domain);
+        let before = self.templates.len();
+        if id == 2 || id == 3 {
+            // "All templates" withdrawal (RFC 7011 §8.1): of the kind the set carries.
+            self.templates.retain(|k, t| {
+                !(k.exporter == exporter && k.domain == domain && t.options == options)
+            });
+        } else {
+            self.templates.remove(&TemplateKey {
+                exporter,
+                domain,
+                id,
+            });
+        }
+        let removed = before - self.templates.len();
+        if let Some(d) = self.domains.get_mut(&DomainKey { exporter, domain }) {
+            d.templates = d.templates.saturating_sub(removed);
+        }
+    }
+
+    fn insert_template(&mut self, c: &Context, id: u16, t: Template, stats: &mut DecodeStats) {
+        let key = TemplateKey {
+            exporter: c.exporter,
+            domain: c.domain,
+            id,
+        };
+        if let Some(slot) = self.templates.get_mut(&key) {
+            *slot = t; // redefinition
+            return;
+        }
+        let dkey = DomainKey {
+            exporter: c.exporter,
+            domain: c.domain,
+        };
+        let domain_full = self
+            .domains
+            .get(&dkey)
+            .is_some_and(|d| d.templates >= self.limits.max_templates_per_domain);
+        if domain_full || self.templates.len() >= self.limits.max_templates {
+            let victim = self
+                .templates
+                .iter()
+                .filter(|(k, _)| !domain_full || (k.exporter == c.exporter && k.domain == c.domain))
+                .min_by_key(|(_, t)| t.last_used)
+                .map(|(k, _)| *k);
+            if let Some(v) = victim {
+                self.templates.remove(&v);
+                if let Some(d) = self.domains.get_mut(&DomainKey {
+                    exporter: v.exporter,
+                    domain: v.domain,
+                }) {
+                    d.templates = d.templates.saturating_sub(1);
+                }
+                stats.template_evictions += 1;
+            }
+        }
+        self.templates.insert(key, t);
+        if let Some(d) = self.domains.get_mut(&dkey) {
+            d.templates += 1;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn data_set(
+        &mut self,
+        c: &Context,
+        id: u16,
+        set: &[u8],
+        now: Timestamp,
+        record: &mut FlowRecord,
+        stats: &mut DecodeStats,
+        sink: &mut impl RecordSink,
+    ) -> Result<(), DecodeError> {
+        let key = TemplateKey {
+            exporter: c.exporter,
+            domain: c.domain,
+            id,
+        };
+        let Some(template) = self.templates.get_mut(&key) else {
+            stats.template_misses += 1;
+            self.hold(key, *c, set, now, stats);
+            return Ok(());
+        };
+        template.last_used = self.clock;
+        let domain = self
+            .domains
+            .entry(DomainKey {
+                exporter: c.exporter,
+                domain: c.domain,
+            })
+            .or_default();
+        decode_records(template, c, set, domain, self.limits, record, stats, sink)
+    }
+
+    fn hold(
+        &mut self,
+        key: TemplateKey,
+        context: Context,
+        set: &[u8],
+        now: Timestamp,
+        stats: &mut DecodeStats,
+    ) {
+        self.expire_pending(now, stats);
+        if set.len() > self.limits.max_pending_bytes {
+            stats.pending_dropped += 1;
+            return;
+        }
+        while self.pending.len() >= self.limits.max_pending_sets
+            || self.pending_bytes + set.len() > self.limits.max_pending_bytes
+        {
+            let Some(old) = self.pending.pop_front() else {
+                break;
+            };
+            self.pending_bytes -= old.data.len();
+            stats.pending_dropped += 1;
+        }
+        self.pending_bytes += set.len();
+        self.pending.push_back(Pending {
+            key,
+            context,
+            received: now,
+            data: set.to_vec(),
+        });
+    }
+
+    fn expire_pending(&mut self, now: Timestamp, stats: &mut DecodeStats) {
+        let max_age = self.limits.pending_max_age_ms;
+        while let Some(p) = self.pending.front() {
+            if now.saturating_sub_millis(max_age) <= p.received {
+                break;
+            }
+            self.pending_bytes -= p.data.len();
+            self.pending.pop_front();
+            stats.pending_dropped += 1;
+        }
+    }
+
+    fn release_pending(
+        &mut self,
+        c: &Context,
+        id: u16,
+        now: Timestamp,
+        record: &mut FlowRecord,
+        stats: &mut DecodeStats,
+        sink: &mut impl RecordSink,
+    ) {
+        self.expire_pending(now, stats);
+        let key = TemplateKey {
+            exporter: c.exporter,
+            domain: c.domain,
+            id,
+        };
+        if !self.pending.iter().any(|p| p.key == key) {
+            return;
+        }
+        let (held, kept): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|p| p.key == key);
+        self.pending = kept;
+        for p in held {
+            self.pending_bytes -= p.data.len();
+            stats.pending_decoded += 1;
+            let Some(template) = self.templates.get(&key) else {
+                break;
+            };
+            let domain = self
+                .domains
+                .entry(DomainKey {
+                    exporter: c.exporter,
+                    domain: c.domain,
+                })
+                .or_default();
+            if decode_records(
+                template,
+                &p.context,
+                &p.data,
+                domain,
+                self.limits,
+                record,
+                stats,
+                sink,
+            )
+            .is_err()
+            {
+                stats.errors += 1;
+            }
+        }
+    }
+}
+
+/// Walks the records of one data set with its template.
+#[allow(clippy::too_many_arguments)]
+fn decode_records(
+    t: &Template,
+    c: &Context,
+    mut set: &[u8],
+    domain: &mut DomainState,
+    limits: Limits,
+    record: &mut FlowRecord,
+    stats: &mut DecodeStats,
+    sink: &mut impl RecordSink,
+) -> Result<(), DecodeError> {
+    while set.len() >= t.min_len {
+        let mut v = Values::default();
+        let mut at = 0usize;
+        for f in t.fields.iter() {
+            let len = if f.len == VARLEN {
+                // RFC 7011 §7: one length byte, or 255 and a two-byte length.
+                let first = set
+                    .be_u8(at)
+                    .ok_or(DecodeError::Truncated("variable-length field"))?;
+                at += 1;
+                if first == 255 {
+                    let l = set
+                        .be_u16(at)
+                        .ok_or(DecodeError::Truncated("variable-length field"))?;
+                    at += 2;
+                    usize::from(l)
+                } else {
+                    usize::from(first)
+                }
+            } else {
+                usize::from(f.len)
+            };
+            let b = set
+                .get(at..at + len)
+                .ok_or(DecodeError::Truncated("data record"))?;
+            at += len;
+            apply(&mut v, f.target, b);
+        }
+        set = &set[at..];
+        if t.options {
+            learn_options(&v, domain, limits);
+            stats.options_records += 1;
+            sink.options_record();
+        } else {
+            emit(&v, c, domain, record, stats, sink);
+        }
+        if t.fixed && set.len() < t.min_len {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn learn_options(v: &Values, domain: &mut DomainState, limits: Limits) {
+    if let Some(ms) = v.system_init_ms {
+        domain.system_init = Some(Timestamp::from_millis(ms));
+    }
+    let Some(rate) = v.sampling_rate() else {
+        return;
+    };
+    match v.sampler_id {
+        Some(id) => {
+            if let Some(slot) = domain.samplers.iter_mut().find(|(s, _)| *s == id) {
+                slot.1 = rate;
+            } else {
+                if domain.samplers.len() >= limits.max_samplers_per_domain {
+                    domain.samplers.remove(0);
+                }
+                domain.samplers.push((id, rate));
+            }
+        }
+        None => domain.default_rate = Some(rate),
+    }
+}
+
+fn emit(
+    v: &Values,
+    c: &Context,
+    domain: &DomainState,
+    record: &mut FlowRecord,
+    stats: &mut DecodeStats,
+    sink: &mut impl RecordSink,
+) {
+    let src = match (v.src4, v.src6) {
+        (Some(a), Some(b)) if a.is_unspecified() => Some(IpAddr::V6(b)),
+        (Some(a), _) => Some(IpAddr::V4(a)),
+        (None, b) => b.map(IpAddr::V6),
+    };
+    let dst = match (v.dst4, v.dst6) {
+        (Some(a), Some(b)) if a.is_unspecified() => Some(IpAddr::V6(b)),
+        (Some(a), _) => Some(IpAddr::V4(a)),
+        (None, b) => b.map(IpAddr::V6),
+    };
+    let (Some(src), Some(dst)) = (src, dst) else {
+        stats.records_without_addresses += 1;
+        sink.unaddressed_record();
+        return;
+    };
+    let time = |t: Option<Time>| -> Option<Timestamp> {
+        match t? {
+            Time::Absolute(ts) => Some(ts),
+            Time::DeltaMicros(us) => Some(Timestamp::from_nanos(
+                c.export_time
+                    .as_nanos()
+                    .saturating_sub(u64::from(us) * 1_000),
+            )),
+            Time::Uptime(ms) => match c.protocol {
+                Protocol::V9 => Some(uptime_to_time(c.export_time, c.sys_uptime, ms)),
+                Protocol::Ipfix => {
+                    let init = v
+                        .system_init_ms
+                        .map(Timestamp::from_millis)
+                        .or(domain.system_init)?;
+                    Some(init.saturating_add_millis(u64::from(ms)))
+                }
+            },
+        }
+    };
+    let (start, end) = match (time(v.start), time(v.end)) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, s),
+        (None, Some(e)) => (e, e),
+        (None, None) => (c.export_time, c.export_time),
+    };
+    let rate = v
+        .sampler_id
+        .and_then(|id| {
+            domain
+                .samplers
+                .iter()
+                .find(|(s, _)| *s == id)
+                .map(|(_, r)| *r)
+        })
+        .or_else(|| v.sampling_rate())
+        .or(domain.default_rate)
+        .unwrap_or(1);
+
+    *record = FlowRecord::empty(c.protocol.format());
+    record.exporter = Some(c.exporter);
+    record.observation_domain = c.domain;
+    record.src_addr = src;
+    record.dst_addr = dst;
+    record.ip_protocol = v.protocol;
+    if matches!(v.protocol, 6 | 17 | 132 | 33) {
+        record.src_port = v.src_port;
+        record.dst_port = v.dst_port;
+    }
+    if v.protocol == 6 {
+        record.tcp_flags = v.tcp_flags;
+    }
+    record.packets = v.packets;
+    record.bytes = v.bytes;
+    record.sampling_rate = rate;
+    record.start = start;
+    record.end = end;
+    record.in_if = v.in_if;
+    record.out_if = v.out_if;
+    if matches!(v.protocol, 1 | 58) {
+        record.icmp_type = v.icmp_type;
+        record.icmp_code = v.icmp_code;
+    }
+    record.ttl = v.ttl;
+    record.fragment = v.fragment;
+    stats.records += 1;
+    sink.record(record);
+}
+
+impl TemplateState {
+    /// Shifts every absolute time in the data records of a NetFlow v9 or IPFIX datagram by
+    /// `delta_ms` (templates must have been learned, e.g. by decoding the datagram first), so
+    /// that a replayed capture looks recent in its records as well as in its header. Times
+    /// relative to router uptime need nothing: they follow the header.
+    pub(crate) fn shift_times(
+        &self,
+        protocol: Protocol,
+        datagram: &mut [u8],
+        exporter: IpAddr,
+        delta_ms: i64,
+    ) {
+        let (domain, first_set, end) = match protocol {
+            Protocol::V9 => (datagram.be_u32(16).unwrap_or(0), 20, datagram.len()),
+            Protocol::Ipfix => {
+                let len = usize::from(datagram.be_u16(2).unwrap_or(0)).min(datagram.len());
+                (datagram.be_u32(12).unwrap_or(0), 16, len)
+            }
+        };
+        let mut at = first_set;
+        while at + 4 <= end {
+            let id = datagram.be_u16(at).unwrap_or(0);
+            let len = usize::from(datagram.be_u16(at + 2).unwrap_or(0));
+            if len < 4 || at + len > end {
+                return;
+            }
+            if id >= 256 {
+                if let Some(t) = self.templates.get(&TemplateKey {
+                    exporter,
+                    domain,
+                    id,
+                }) {
+                    shift_set(t, &mut datagram[at + 4..at + len], delta_ms);
+                }
+            }
+            at += len;
+        }
+    }
+}
+
+fn shift_set(t: &Template, set: &mut [u8], delta_ms: i64) {
+    let shift = |v: u64, unit_ms: i64| -> u64 {
+        let d = delta_ms / unit_ms.max(1);
+        if d >= 0 {
+            v.saturating_add(d as u64)
+        } else {
+            v.saturating_sub(d.unsigned_abs())
+        }
+    };
+    let mut at = 0usize;
+    while set.len().saturating_sub(at) >= t.min_len {
+        for f in t.fields.iter() {
+            let len = if f.len == VARLEN {
+                let Some(first) = set.be_u8(at) else { return };
+                at += 1;
+                if first == 255 {
+                    let Some(l) = set.be_u16(at) else { return };
+                    at += 2;
+                    usize::from(l)
+                } else {
+                    usize::from(first)
+                }
+            } else {
+                usize::from(f.len)
+            };
+            let Some(b) = set.get_mut(at..at + len) else {
+                return;
+            };
+            at += len;
+            match f.target {
+                Target::StartSecs | Target::EndSecs => {
+                    let v = shift(uint(b), 1000) as u32;
+                    b.copy_from_slice(&v.to_be_bytes());
+                }
+                Target::StartMillis | Target::EndMillis | Target::SystemInitMillis => {
+                    let v = shift(uint(b), 1);
+                    b.copy_from_slice(&v.to_be_bytes());
+                }
+                Target::StartNtp | Target::EndNtp => {
+                    let secs = shift(u64::from(b.be_u32(0).unwrap_or(0)), 1000) as u32;
+                    b[..4].copy_from_slice(&secs.to_be_bytes());
+                }
+                _ => {}
+            }
+        }
+        if t.fixed && set.len() - at < t.min_len {
+            break;
+        }
+    }
+}

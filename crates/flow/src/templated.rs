@@ -407,6 +407,18 @@ fn apply(v: &mut Values, target: Target, b: &[u8]) {
     }
 }
 
+/// An IPFIX sysUpTime value (u32 milliseconds since `init`) as wall-clock time. The counter
+/// wraps every 2^32 ms, and some exporters write times before their init as negative
+/// offsets; of all the times the value can stand for, the one nearest the export time is meant.
+fn since_init(init: Timestamp, ms: u32, export: Timestamp) -> Timestamp {
+    const WRAP: i128 = 1 << 32;
+    let base = i128::from(init.as_millis()) + i128::from(ms);
+    let diff = i128::from(export.as_millis()) - base;
+    let wraps = (diff + WRAP / 2).div_euclid(WRAP);
+    let t = (base + wraps * WRAP).clamp(0, i128::from(u64::MAX / 1_000_000));
+    Timestamp::from_millis(t as u64)
+}
+
 fn ntp(b: &[u8]) -> Timestamp {
     Timestamp::from_ntp(b.be_u32(0).unwrap_or(0), b.be_u32(4).unwrap_or(0))
 }
@@ -991,7 +1003,7 @@ fn emit(
                         .system_init_ms
                         .map(Timestamp::from_millis)
                         .or(domain.system_init)?;
-                    Some(init.saturating_add_millis(u64::from(ms)))
+                    Some(since_init(init, ms, c.export_time))
                 }
             },
         }
@@ -1036,8 +1048,11 @@ fn emit(
     record.in_if = v.in_if;
     record.out_if = v.out_if;
     if matches!(v.protocol, 1 | 58) {
-        record.icmp_type = v.icmp_type;
-        record.icmp_code = v.icmp_code;
+        // Exporters without ICMP fields (softflowd, pmacct) put type << 8 | code in the
+        // destination port, as NetFlow v5 did.
+        let from_port = v.dst_port.filter(|_| v.icmp_type.is_none());
+        record.icmp_type = v.icmp_type.or(from_port.map(|p| (p >> 8) as u8));
+        record.icmp_code = v.icmp_code.or(from_port.map(|p| p as u8));
     }
     record.ttl = v.ttl;
     record.fragment = v.fragment;

@@ -103,6 +103,10 @@ enum Target {
     TcpFlags,
     Bytes,
     Packets,
+    /// Egress counters (v9 OUT_BYTES/OUT_PKTS, IPFIX post*DeltaCount): used when the ingress
+    /// counters are absent or zero, as in egress-direction records.
+    OutBytes,
+    OutPackets,
     InIf,
     OutIf,
     StartUptime,
@@ -156,8 +160,10 @@ fn target_of(ie: u16, len: u16) -> (Target, Option<(Class, u8)>) {
         11 if uint => DstPort,
         4 if uint => Protocol,
         6 if uint => TcpFlags,
-        1 | 85 | 23 | 231 if uint => Bytes,
-        2 | 86 | 24 | 298 if uint => Packets,
+        1 | 85 | 231 if uint => Bytes,
+        2 | 86 | 298 if uint => Packets,
+        23 if uint => OutBytes,
+        24 if uint => OutPackets,
         10 if uint => InIf,
         14 if uint => OutIf,
         22 if len == 4 => StartUptime,
@@ -186,8 +192,8 @@ fn target_of(ie: u16, len: u16) -> (Target, Option<(Class, u8)>) {
     };
     let rank = |order: &[u16]| order.iter().position(|&x| x == ie).unwrap_or(0) as u8;
     let class = match t {
-        Bytes => Some((Class::Bytes, rank(&[1, 85, 23, 231]))),
-        Packets => Some((Class::Packets, rank(&[2, 86, 24, 298]))),
+        Bytes => Some((Class::Bytes, rank(&[1, 85, 231]))),
+        Packets => Some((Class::Packets, rank(&[2, 86, 298]))),
         StartUptime | StartSecs | StartMillis | StartNtp | StartDeltaMicros => {
             Some((Class::Start, rank(&[152, 154, 156, 150, 158, 22])))
         }
@@ -313,6 +319,8 @@ struct Values {
     tcp_flags: Option<u8>,
     bytes: u64,
     packets: u64,
+    out_bytes: u64,
+    out_packets: u64,
     in_if: Option<u32>,
     out_if: Option<u32>,
     start: Option<Time>,
@@ -375,6 +383,8 @@ fn apply(v: &mut Values, target: Target, b: &[u8]) {
         TcpFlags => v.tcp_flags = Some(uint(b) as u8),
         Bytes => v.bytes = uint(b),
         Packets => v.packets = uint(b),
+        OutBytes => v.out_bytes = uint(b),
+        OutPackets => v.out_packets = uint(b),
         InIf => v.in_if = Some(uint(b) as u32),
         OutIf => v.out_if = Some(uint(b) as u32),
         StartUptime => v.start = Some(Time::Uptime(uint(b) as u32)),
@@ -1040,8 +1050,13 @@ fn emit(
     if v.protocol == 6 {
         record.tcp_flags = v.tcp_flags;
     }
-    record.packets = v.packets;
-    record.bytes = v.bytes;
+    if v.packets == 0 && v.bytes == 0 {
+        record.packets = v.out_packets;
+        record.bytes = v.out_bytes;
+    } else {
+        record.packets = v.packets;
+        record.bytes = v.bytes;
+    }
     record.sampling_rate = rate;
     record.start = start;
     record.end = end;

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Builds starting corpora for the fuzz targets from the project's real fixtures.
+
+The datagram targets take a sequence of length-prefixed datagrams (two bytes, little
+endian), so each seed is a vendor's template datagram followed by its data datagram, as an
+exporter would send them. The pcap target starts from the capture fixtures.
+Usage: fuzz/make_seeds.py  (writes fuzz/corpus/TARGET/)
+"""
+import pathlib
+import struct
+
+root = pathlib.Path(__file__).resolve().parent
+fixtures = root.parent / "crates" / "flow" / "tests" / "fixtures"
+vectors = sorted((fixtures / "netflow-vectors").glob("*.dat"))
+
+
+def seed(target, name, datagrams):
+    out = root / "corpus" / target
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_bytes(b"".join(struct.pack("<H", len(d)) + d for d in datagrams))
+
+
+by_version = {"netflow5": 5, "netflow9": 9, "ipfix": 10}
+for target, version in by_version.items():
+    files = [f for f in vectors if f.read_bytes()[:2] == struct.pack(">H", version)]
+    for f in files:
+        seed(target, f.stem, [f.read_bytes()[:1500]])
+    # Template then data, the order exporters use.
+    tpls = [f for f in files if "tpl" in f.stem]
+    for t in tpls:
+        vendor = t.stem.split("_tpl")[0]
+        for d in files:
+            if d.stem.startswith(vendor) and "data" in d.stem:
+                seed(target, f"{t.stem}+{d.stem}", [t.read_bytes()[:1500], d.read_bytes()[:1500]])
+
+for pcap in list((fixtures / "pcaps").glob("*.pcap*")) + list(fixtures.glob("**/*.pcapng")):
+    out = root / "corpus" / "pcap"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / pcap.name).write_bytes(pcap.read_bytes()[:64 * 1024])
+
+
+def sflow_datagram():
+    """One sFlow v5 datagram: a flow sample, an expanded flow sample and a counter sample."""
+    eth = bytes.fromhex(
+        "020000000001" "020000000002" "0800"  # Ethernet
+        "4500" "0028" "0000" "4000" "4006" "0000" "c6336401" "cb00710a"  # IPv4
+        "0400" "0050" "00000001" "00000000" "5002" "2000" "0000" "0000"  # TCP SYN
+    )
+    eth = eth + bytes(-len(eth) % 4)
+    raw = struct.pack(">IIII", 1, 64, 4, len(eth)) + eth
+    rec = struct.pack(">II", 1, len(raw)) + raw
+    flow = struct.pack(">IIIIIIII", 1, 3, 512, 512000, 0, 3, 4, 1) + rec
+    expanded = struct.pack(">IIIIIIIIIIII", 2, 0, 3, 512, 512000, 0, 0, 3, 0, 4, 1, 1)[:44] + rec
+    counters = struct.pack(">III", 1, 0, 3) + struct.pack(">II", 1, 8) + bytes(8)
+    samples = [(1, flow), (3, expanded), (2, counters)]
+    body = b"".join(struct.pack(">II", fmt, len(s)) + s for fmt, s in samples)
+    return struct.pack(">IIIIIII", 5, 1, 0xC0000201, 0, 1, 1000, len(samples)) + body
+
+
+seed("sflow", "three-samples", [sflow_datagram()])

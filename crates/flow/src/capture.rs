@@ -98,18 +98,8 @@ impl CaptureDecoder {
 
 fn fill_packet_record(r: &mut FlowRecord, s: &PacketSummary, packet: &CapturedPacket<'_>) {
     *r = FlowRecord::empty(FlowFormat::Packet);
-    r.src_addr = s.src_addr;
-    r.dst_addr = s.dst_addr;
-    r.ip_protocol = s.ip_protocol;
-    r.src_port = s.src_port;
-    r.dst_port = s.dst_port;
-    r.tcp_flags = s.tcp_flags;
-    r.icmp_type = s.icmp_type;
-    r.icmp_code = s.icmp_code;
-    r.ttl = Some(s.ttl);
-    r.fragment = Some(s.fragment);
+    s.fill_record(r);
     r.packets = 1;
-    r.bytes = u64::from(s.ip_len);
     r.start = packet.timestamp;
     r.end = packet.timestamp;
 }

@@ -89,6 +89,24 @@ enum Next {
     Mpls,
 }
 
+impl PacketSummary {
+    /// Copies what the packet says into a flow record: addresses, ports, flags, ICMP, TTL,
+    /// fragment, and the IP length as its bytes (the layer-3 octets NetFlow counts).
+    pub fn fill_record(&self, r: &mut crate::FlowRecord) {
+        r.src_addr = self.src_addr;
+        r.dst_addr = self.dst_addr;
+        r.ip_protocol = self.ip_protocol;
+        r.src_port = self.src_port;
+        r.dst_port = self.dst_port;
+        r.tcp_flags = self.tcp_flags;
+        r.icmp_type = self.icmp_type;
+        r.icmp_code = self.icmp_code;
+        r.ttl = Some(self.ttl);
+        r.fragment = Some(self.fragment);
+        r.bytes = u64::from(self.ip_len);
+    }
+}
+
 /// Parses a frame of the given link type down to L4. `Ok(None)` for frames that carry no IP
 /// (ARP, LLDP, ...), which callers count and skip. Offsets in `udp_payload` are into `frame`.
 pub fn parse_frame(link: LinkType, frame: &[u8]) -> Result<Option<PacketSummary>, DecodeError> {

@@ -216,18 +216,7 @@ fn flow_sample(
     record.start = datagram.now;
     record.end = datagram.now;
     if let Some(s) = header {
-        record.src_addr = s.src_addr;
-        record.dst_addr = s.dst_addr;
-        record.ip_protocol = s.ip_protocol;
-        record.src_port = s.src_port;
-        record.dst_port = s.dst_port;
-        record.tcp_flags = s.tcp_flags;
-        record.icmp_type = s.icmp_type;
-        record.icmp_code = s.icmp_code;
-        record.ttl = Some(s.ttl);
-        record.fragment = Some(s.fragment);
-        // The IP length, not the frame length: the same L3 octets NetFlow counts.
-        record.bytes = u64::from(s.ip_len);
+        s.fill_record(record);
     } else if let Some(s) = sampled {
         record.src_addr = s.src;
         record.dst_addr = s.dst;

@@ -898,6 +898,23 @@ impl TemplateState {
     }
 }
 
+/// The length of the field at `*at` (advanced past an IPFIX variable-length prefix: one byte,
+/// or 255 and two bytes, RFC 7011 §7); `None` when the prefix is cut off.
+#[inline]
+fn field_len(set: &[u8], at: &mut usize, len: u16) -> Option<usize> {
+    if len != VARLEN {
+        return Some(usize::from(len));
+    }
+    let first = set.be_u8(*at)?;
+    *at += 1;
+    if first < 255 {
+        return Some(usize::from(first));
+    }
+    let long = set.be_u16(*at)?;
+    *at += 2;
+    Some(usize::from(long))
+}
+
 /// Walks the records of one data set with its template.
 #[allow(clippy::too_many_arguments)]
 fn decode_records(
@@ -914,24 +931,8 @@ fn decode_records(
         let mut v = Values::default();
         let mut at = 0usize;
         for f in t.fields.iter() {
-            let len = if f.len == VARLEN {
-                // RFC 7011 §7: one length byte, or 255 and a two-byte length.
-                let first = set
-                    .be_u8(at)
-                    .ok_or(DecodeError::Truncated("variable-length field"))?;
-                at += 1;
-                if first == 255 {
-                    let l = set
-                        .be_u16(at)
-                        .ok_or(DecodeError::Truncated("variable-length field"))?;
-                    at += 2;
-                    usize::from(l)
-                } else {
-                    usize::from(first)
-                }
-            } else {
-                usize::from(f.len)
-            };
+            let len = field_len(set, &mut at, f.len)
+                .ok_or(DecodeError::Truncated("variable-length field"))?;
             let b = set
                 .get(at..at + len)
                 .ok_or(DecodeError::Truncated("data record"))?;
@@ -1127,18 +1128,8 @@ fn shift_set(t: &Template, set: &mut [u8], delta_ms: i64) {
     let mut at = 0usize;
     while set.len().saturating_sub(at) >= t.min_len {
         for f in t.fields.iter() {
-            let len = if f.len == VARLEN {
-                let Some(first) = set.be_u8(at) else { return };
-                at += 1;
-                if first == 255 {
-                    let Some(l) = set.be_u16(at) else { return };
-                    at += 2;
-                    usize::from(l)
-                } else {
-                    usize::from(first)
-                }
-            } else {
-                usize::from(f.len)
+            let Some(len) = field_len(set, &mut at, f.len) else {
+                return;
             };
             let Some(b) = set.get_mut(at..at + len) else {
                 return;

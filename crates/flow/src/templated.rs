@@ -1156,3 +1156,315 @@ fn shift_set(t: &Template, set: &mut [u8], delta_ms: i64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Template state behaviour, on hand-built IPFIX and NetFlow v9 messages.
+    use super::*;
+    use crate::FlowDecoder;
+
+    const A: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    const B: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    const NOW: Timestamp = Timestamp::from_secs(1_795_341_600);
+
+    fn set(id: u16, body: &[u8]) -> Vec<u8> {
+        let mut s = id.to_be_bytes().to_vec();
+        s.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        s.extend_from_slice(body);
+        s
+    }
+
+    /// An IPFIX message for observation domain `domain` holding `sets`.
+    fn ipfix(domain: u32, sets: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = sets.concat();
+        let mut m = vec![0, 10];
+        m.extend_from_slice(&((16 + body.len()) as u16).to_be_bytes());
+        m.extend_from_slice(&(NOW.as_secs() as u32).to_be_bytes());
+        m.extend_from_slice(&[0, 0, 0, 1]);
+        m.extend_from_slice(&domain.to_be_bytes());
+        m.extend_from_slice(&body);
+        m
+    }
+
+    /// Template record: id, then (ie, len) pairs; enterprise IEs as (ie | 0x8000, len) + PEN.
+    fn template(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
+        let mut t = id.to_be_bytes().to_vec();
+        t.extend_from_slice(&(fields.len() as u16).to_be_bytes());
+        for &(ie, len) in fields {
+            t.extend_from_slice(&ie.to_be_bytes());
+            t.extend_from_slice(&len.to_be_bytes());
+            if ie & 0x8000 != 0 {
+                t.extend_from_slice(&29305u32.to_be_bytes());
+            }
+        }
+        t
+    }
+
+    fn options_template(id: u16, scope: &[(u16, u16)], fields: &[(u16, u16)]) -> Vec<u8> {
+        let mut t = id.to_be_bytes().to_vec();
+        t.extend_from_slice(&((scope.len() + fields.len()) as u16).to_be_bytes());
+        t.extend_from_slice(&(scope.len() as u16).to_be_bytes());
+        for &(ie, len) in scope.iter().chain(fields) {
+            t.extend_from_slice(&ie.to_be_bytes());
+            t.extend_from_slice(&len.to_be_bytes());
+        }
+        t
+    }
+
+    /// Fields: src v4, dst v4, proto, octets (4), packets (4), sampler id (1).
+    const FLOW: [(u16, u16); 6] = [(8, 4), (12, 4), (4, 1), (1, 4), (2, 4), (48, 1)];
+
+    fn flow(src: u8, octets: u32, sampler: u8) -> Vec<u8> {
+        let mut r = vec![10, 0, 0, src, 203, 0, 113, 10, 17];
+        r.extend_from_slice(&octets.to_be_bytes());
+        r.extend_from_slice(&1u32.to_be_bytes());
+        r.push(sampler);
+        r
+    }
+
+    fn run(d: &mut FlowDecoder, exporter: IpAddr, msg: &[u8]) -> Vec<FlowRecord> {
+        let mut out = Vec::new();
+        d.decode(msg, exporter, NOW, &mut |r: &FlowRecord| {
+            out.push(r.clone())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn data_before_template_is_held_then_decoded() {
+        let mut d = FlowDecoder::default();
+        let data = ipfix(1, &[set(300, &flow(1, 100, 0))]);
+        assert!(run(&mut d, A, &data).is_empty());
+        assert_eq!((d.stats().template_misses, d.pending_count()), (1, 1));
+        let got = run(&mut d, A, &ipfix(1, &[set(2, &template(300, &FLOW))]));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].bytes, 100);
+        assert_eq!((d.stats().pending_decoded, d.pending_count()), (1, 0));
+    }
+
+    #[test]
+    fn held_data_is_bounded_and_ages_out() {
+        let limits = Limits {
+            max_pending_sets: 2,
+            pending_max_age_ms: 1_000,
+            ..Limits::default()
+        };
+        let mut d = FlowDecoder::new(limits);
+        for id in 300..305 {
+            run(&mut d, A, &ipfix(1, &[set(id, &flow(1, 1, 0))]));
+        }
+        assert_eq!(d.pending_count(), 2);
+        assert_eq!(d.stats().pending_dropped, 3);
+        // Two seconds later the held sets are too old for a template to revive them.
+        let later = NOW.saturating_add_millis(2_000);
+        let tpl = ipfix(1, &[set(2, &template(304, &FLOW))]);
+        let mut n = 0;
+        d.decode(&tpl, A, later, &mut |_: &FlowRecord| n += 1)
+            .unwrap();
+        assert_eq!((n, d.pending_count(), d.stats().pending_dropped), (0, 0, 5));
+    }
+
+    #[test]
+    fn templates_are_kept_per_exporter_and_domain() {
+        let mut d = FlowDecoder::default();
+        run(&mut d, A, &ipfix(1, &[set(2, &template(300, &FLOW))]));
+        // Same template id from another exporter or domain: unknown there.
+        assert!(run(&mut d, B, &ipfix(1, &[set(300, &flow(1, 1, 0))])).is_empty());
+        assert!(run(&mut d, A, &ipfix(2, &[set(300, &flow(1, 1, 0))])).is_empty());
+        assert_eq!(
+            run(&mut d, A, &ipfix(1, &[set(300, &flow(1, 1, 0))])).len(),
+            1
+        );
+        assert_eq!(d.stats().template_misses, 2);
+    }
+
+    #[test]
+    fn cache_evicts_least_recently_used_and_counts_it() {
+        let limits = Limits {
+            max_templates: 3,
+            max_templates_per_domain: 2,
+            ..Limits::default()
+        };
+        let mut d = FlowDecoder::new(limits);
+        // Domain 1 may hold two: a third evicts its own oldest, not another domain's.
+        run(&mut d, B, &ipfix(9, &[set(2, &template(256, &FLOW))]));
+        for id in [300, 301, 302] {
+            run(&mut d, A, &ipfix(1, &[set(2, &template(id, &FLOW))]));
+        }
+        assert_eq!(d.stats().template_evictions, 1);
+        assert!(run(&mut d, A, &ipfix(1, &[set(300, &flow(1, 1, 0))])).is_empty());
+        assert_eq!(
+            run(&mut d, B, &ipfix(9, &[set(256, &flow(1, 1, 0))])).len(),
+            1
+        );
+        // The global limit: a new domain evicts the least recently used template anywhere.
+        run(&mut d, A, &ipfix(2, &[set(2, &template(400, &FLOW))]));
+        assert_eq!(d.stats().template_evictions, 2);
+        assert_eq!(d.template_count(), 3);
+    }
+
+    #[test]
+    fn withdrawal_and_redefinition() {
+        let mut d = FlowDecoder::default();
+        run(&mut d, A, &ipfix(1, &[set(2, &template(300, &FLOW))]));
+        assert_eq!(
+            run(&mut d, A, &ipfix(1, &[set(300, &flow(1, 7, 0))]))[0].bytes,
+            7
+        );
+        // Redefined with octets as 8 bytes.
+        let wide = [(8, 4), (12, 4), (4, 1), (1, 8), (2, 4), (48, 1)];
+        run(&mut d, A, &ipfix(1, &[set(2, &template(300, &wide))]));
+        let mut rec = vec![10, 0, 0, 1, 203, 0, 113, 10, 17];
+        rec.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        rec.extend_from_slice(&[0, 0, 0, 1, 0]);
+        assert_eq!(
+            run(&mut d, A, &ipfix(1, &[set(300, &rec)]))[0].bytes,
+            1 << 40
+        );
+        // Withdrawn (RFC 7011 §8.1: a template record with no fields).
+        run(&mut d, A, &ipfix(1, &[set(2, &[1, 44, 0, 0])]));
+        assert_eq!(d.template_count(), 0);
+        // "All templates" withdrawal.
+        run(
+            &mut d,
+            A,
+            &ipfix(
+                1,
+                &[set(2, &template(301, &FLOW)), set(2, &template(302, &FLOW))],
+            ),
+        );
+        run(&mut d, A, &ipfix(1, &[set(2, &[0, 2, 0, 0])]));
+        assert_eq!(d.template_count(), 0);
+    }
+
+    #[test]
+    fn sampling_rate_per_sampler_id_and_per_domain() {
+        let mut d = FlowDecoder::default();
+        // Options: scope samplerId (48) / observationDomainId (149); samplingPacketInterval
+        // and samplingPacketSpace (305, 306) or samplerRandomInterval (50).
+        let by_sampler = options_template(400, &[(48, 1)], &[(305, 4), (306, 4)]);
+        let by_domain = options_template(401, &[(149, 4)], &[(50, 4)]);
+        let mut opt_sampler = vec![5];
+        opt_sampler.extend_from_slice(&1u32.to_be_bytes());
+        opt_sampler.extend_from_slice(&99u32.to_be_bytes()); // 1 in 100
+        let mut opt_domain = 1u32.to_be_bytes().to_vec();
+        opt_domain.extend_from_slice(&512u32.to_be_bytes());
+        run(
+            &mut d,
+            A,
+            &ipfix(
+                1,
+                &[
+                    set(3, &[by_sampler, by_domain].concat()),
+                    set(400, &opt_sampler),
+                    set(401, &opt_domain),
+                    set(2, &template(300, &FLOW)),
+                ],
+            ),
+        );
+        assert_eq!(d.stats().options_records, 2);
+        let got = run(
+            &mut d,
+            A,
+            &ipfix(1, &[set(300, &[flow(1, 1, 5), flow(2, 1, 7)].concat())]),
+        );
+        // Sampler 5 is known; sampler 7 is not, so the domain's rate applies.
+        assert_eq!([got[0].sampling_rate, got[1].sampling_rate], [100, 512]);
+        // Another domain of the same exporter learned nothing.
+        run(&mut d, A, &ipfix(2, &[set(2, &template(300, &FLOW))]));
+        assert_eq!(
+            run(&mut d, A, &ipfix(2, &[set(300, &flow(1, 1, 5))]))[0].sampling_rate,
+            1
+        );
+    }
+
+    #[test]
+    fn variable_length_and_enterprise_fields_are_skipped_safely() {
+        let mut d = FlowDecoder::default();
+        // applicationName (96) variable length, an enterprise field of 3 bytes, then FLOW.
+        let mut fields = vec![(96, VARLEN), (0x8000 | 12, 3)];
+        fields.extend_from_slice(&FLOW);
+        run(&mut d, A, &ipfix(1, &[set(2, &template(300, &fields))]));
+        let short = [&[3u8, b'd', b'n', b's', 1, 2, 3][..], &flow(1, 10, 0)].concat();
+        let long = [
+            &[255u8, 1, 44][..],
+            &[b'x'; 300],
+            &[1, 2, 3],
+            &flow(2, 20, 0),
+        ]
+        .concat();
+        let got = run(&mut d, A, &ipfix(1, &[set(300, &[short, long].concat())]));
+        assert_eq!(got.iter().map(|r| r.bytes).collect::<Vec<_>>(), [10, 20]);
+        // A variable-length field longer than the set is an error.
+        let cut = [&[255u8, 1, 44][..], &[b'x'; 40]].concat();
+        assert!(d
+            .decode(
+                &ipfix(1, &[set(300, &cut)]),
+                A,
+                NOW,
+                &mut |_: &FlowRecord| {}
+            )
+            .is_err());
+    }
+
+    #[test]
+    fn ipv6_and_padding() {
+        let mut d = FlowDecoder::default();
+        let fields = [(27, 16), (28, 16), (4, 1), (1, 4), (2, 4)];
+        run(&mut d, A, &ipfix(1, &[set(2, &template(300, &fields))]));
+        let mut r = vec![0x20, 0x01, 0x0d, 0xb8];
+        r.extend_from_slice(&[0; 11]);
+        r.push(1);
+        r.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        r.extend_from_slice(&[0; 11]);
+        r.push(2);
+        r.push(6);
+        r.extend_from_slice(&[0, 0, 0, 60, 0, 0, 0, 1]);
+        // 41-byte record plus 3 bytes of set padding.
+        let got = run(&mut d, A, &ipfix(1, &[set(300, &[r, vec![0; 3]].concat())]));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].src_addr.to_string(), "2001:db8::1");
+        assert_eq!(got[0].dst_addr.to_string(), "2001:db8::2");
+    }
+
+    #[test]
+    fn ipfix_uptime_takes_the_reading_nearest_export_time() {
+        let init = Timestamp::from_millis(NOW.as_millis() - 10_000);
+        // 5 s after init.
+        assert_eq!(
+            since_init(init, 5_000, NOW).as_millis(),
+            init.as_millis() + 5_000
+        );
+        // Written as a negative offset (one hour before init) in an unsigned field.
+        let before = (-3_600_000i32) as u32;
+        assert_eq!(
+            since_init(init, before, NOW).as_millis(),
+            init.as_millis() - 3_600_000
+        );
+        // After a wrap: init 60 days ago, uptime counter past 2^32 ms.
+        let old = Timestamp::from_millis(NOW.as_millis() - 60 * 86_400_000);
+        let ms = ((60 * 86_400_000u64 - 1_000) % (1 << 32)) as u32;
+        assert_eq!(
+            since_init(old, ms, NOW).as_millis(),
+            NOW.as_millis() - 1_000
+        );
+    }
+
+    #[test]
+    fn zero_length_templates_and_huge_field_counts_are_refused() {
+        let mut d = FlowDecoder::default();
+        let zero = ipfix(1, &[set(2, &template(300, &[(8, 0)]))]);
+        assert_eq!(
+            d.decode(&zero, A, NOW, &mut |_: &FlowRecord| {}),
+            Err(DecodeError::Malformed("template with zero record length"))
+        );
+        let mut big = vec![1, 44, 2, 1]; // 513 fields
+        big.extend(std::iter::repeat_n([0u8, 8, 0, 4], 513).flatten());
+        assert_eq!(
+            d.decode(&ipfix(1, &[set(2, &big)]), A, NOW, &mut |_: &FlowRecord| {}),
+            Err(DecodeError::Malformed("template field count"))
+        );
+        assert_eq!(d.stats().errors, 2);
+    }
+}

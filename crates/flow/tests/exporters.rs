@@ -174,8 +174,8 @@ fn program(name: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "{name} is not installed (not in PATH, /usr/sbin or /sbin). Run scripts/test, which \
-                 installs what the end-to-end tests need (Debian packages softflowd, pmacct, tcpdump, \
-                 python3-scapy), or install it yourself."
+                 installs what the end-to-end tests need (Debian packages softflowd and pmacct), \
+                 or install it yourself."
             )
         })
 }

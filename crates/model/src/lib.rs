@@ -1,8 +1,12 @@
 //! Plain data shared by every Rampart stage. No I/O and no logic beyond constructors
 //! and formatting, so that decoders, detectors and the store agree on one shape.
 
+mod detection;
 mod flow;
+mod net;
 mod time;
 
+pub use detection::{DdosDetection, DdosVector, Detection, Direction, Range, TopAddr, TopPort};
 pub use flow::{FlowFormat, FlowRecord};
+pub use net::{mask, Cidr, CidrError};
 pub use time::Timestamp;

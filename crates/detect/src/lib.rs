@@ -1,0 +1,25 @@
+//! Detectors as deterministic state machines: records in through `observe`, time in through
+//! `tick(now)`, attacks out through `poll_event`. No sockets, clocks or threads, so offline
+//! analysis and the daemon give the same detections for the same input.
+
+mod baseline;
+mod class;
+mod config;
+mod ddos;
+mod limits;
+mod sketch;
+mod table;
+
+pub use config::{
+    BaselineConfig, ConfigError, DdosConfig, GroupThresholds, HostGroup, VectorThresholds,
+};
+pub use ddos::{AttackEvent, DdosDetector, DdosStats, LearnedBaseline, Phase};
+pub use rampart_model::{DdosDetection, DdosVector, Direction};
+
+/// Bytes of counting state per tracked protected address (IPv4, IPv6) at the size limit:
+/// the entry and its share of the table's index (97 and 109). On the way to the limit the
+/// index is up to a quarter emptier, which costs at most 1.25 bytes more.
+pub const HOST_ENTRY_BYTES: (usize, usize) = (
+    table::bytes_per_address::<u32>(),
+    table::bytes_per_address::<[u32; 4]>(),
+);

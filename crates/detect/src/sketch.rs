@@ -1,0 +1,103 @@
+//! Space-Saving heavy hitters (Metwally et al., 2005): the top keys of a stream in N fixed
+//! slots. Every count overestimates by at most its `err`, so `count - err` is a sure floor.
+
+/// N counters; a new key takes over the smallest one. Memory never grows, whatever the
+/// number of distinct keys (a spoofed-source flood has millions).
+#[derive(Clone, Debug)]
+pub(crate) struct SpaceSaving<K, const N: usize> {
+    keys: [K; N],
+    counts: [u64; N],
+    errs: [u64; N],
+    len: usize,
+    total: u64,
+}
+
+impl<K: Copy + Eq, const N: usize> SpaceSaving<K, N> {
+    /// An empty sketch; `fill` only initialises unused slots.
+    pub(crate) fn new(fill: K) -> Self {
+        SpaceSaving {
+            keys: [fill; N],
+            counts: [0; N],
+            errs: [0; N],
+            len: 0,
+            total: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, key: K, weight: u64) {
+        self.total = self.total.saturating_add(weight);
+        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == key) {
+            self.counts[i] = self.counts[i].saturating_add(weight);
+            return;
+        }
+        if self.len < N {
+            self.keys[self.len] = key;
+            self.counts[self.len] = weight;
+            self.errs[self.len] = 0;
+            self.len += 1;
+            return;
+        }
+        let mut min = 0;
+        for i in 1..N {
+            if self.counts[i] < self.counts[min] {
+                min = i;
+            }
+        }
+        self.keys[min] = key;
+        self.errs[min] = self.counts[min];
+        self.counts[min] = self.counts[min].saturating_add(weight);
+    }
+
+    /// Weight added since the sketch was made.
+    pub(crate) fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Sum of the sure floors: how much of the stream the tracked keys certainly carry. Near
+    /// zero when the stream has far more distinct keys than slots.
+    pub(crate) fn guaranteed(&self) -> u64 {
+        (0..self.len).map(|i| self.counts[i] - self.errs[i]).sum()
+    }
+
+    /// Up to `n` keys that certainly carry at least `min_share` of the stream, with their
+    /// estimated counts, heaviest first (ties by slot, so runs are reproducible). The floor
+    /// keeps the noise of a random-port flood, whose slots hold whatever came last, out.
+    pub(crate) fn top(&self, n: usize, min_share: f64) -> Vec<(K, u64)> {
+        let floor = (self.total as f64 * min_share) as u64;
+        let mut idx: Vec<usize> = (0..self.len)
+            .filter(|&i| self.counts[i] - self.errs[i] >= floor.max(2))
+            .collect();
+        idx.sort_by(|&a, &b| self.counts[b].cmp(&self.counts[a]).then(a.cmp(&b)));
+        idx.into_iter()
+            .take(n)
+            .map(|i| (self.keys[i], self.counts[i]))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_heavy_hitters_among_noise() {
+        let mut s = SpaceSaving::<u32, 8>::new(0);
+        for i in 0..10_000u32 {
+            s.add(1_000_000 + i, 1); // noise: all distinct
+            if i % 2 == 0 {
+                s.add(7, 1);
+            }
+            if i % 5 == 0 {
+                s.add(9, 1);
+            }
+        }
+        let top = s.top(2, 0.01);
+        assert_eq!(top.len(), 2, "noise stays out");
+        assert_eq!(top[0].0, 7);
+        assert_eq!(top[1].0, 9);
+        assert!(top[0].1 >= 5_000);
+        assert_eq!(s.total(), 10_000 + 5_000 + 2_000);
+        assert!(s.guaranteed() < s.total() / 2);
+    }
+}

@@ -765,6 +765,11 @@ impl<R: Read> CaptureReader<R> {
         }
     }
 
+    /// The underlying reader, e.g. to see how far into a file reading has got.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
     /// The next packet, borrowed from the reader's buffer until the next call. `Ok(None)` at
     /// the end of a file that ends between records; a file cut inside one gives
     /// [`DecodeError::Truncated`]. After a decode error every call gives the same error.

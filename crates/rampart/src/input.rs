@@ -11,13 +11,16 @@ use std::path::Path;
 const MAX_DATAGRAM: u64 = 65_535;
 
 pub enum Input {
-    Capture(CaptureReader<File>),
+    Capture(CaptureReader<Counted<File>>),
     Datagram(Vec<u8>),
 }
 
 pub fn open(path: &Path) -> Result<Input> {
     let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    match CaptureReader::new(file) {
+    match CaptureReader::new(Counted {
+        inner: file,
+        bytes: 0,
+    }) {
         Ok(reader) => Ok(Input::Capture(reader)),
         Err(CaptureReadError::Decode(not_capture)) => {
             let mut bytes = Vec::new();
@@ -41,5 +44,26 @@ pub fn open(path: &Path) -> Result<Input> {
             Ok(Input::Datagram(bytes))
         }
         Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// A reader that counts the bytes read through it, for progress reports.
+#[derive(Debug)]
+pub struct Counted<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R> Counted<R> {
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
     }
 }

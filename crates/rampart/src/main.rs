@@ -1,11 +1,16 @@
 //! `rampart`: one binary for the daemon and the tools around it. Each subcommand lives in
 //! its own module; this file only parses the command line and reports errors.
 
+mod analyze;
+mod config;
 mod decode;
 mod input;
+mod progress;
 mod replay;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use config::Config;
+use rampart_model::Cidr;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,8 +31,25 @@ struct Cli {
 enum Command {
     /// Run the daemon: listen to exporters, detect, respond, serve the console.
     Serve {
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Run the detectors over captures (raw packets or flow exports) in their own time and
+    /// report the attacks found.
+    Analyze {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+        #[arg(long, value_enum, default_value_t = analyze::AnalyzeFormat::Text)]
+        format: analyze::AnalyzeFormat,
+    },
+    /// Check a configuration, show it with every default filled in, or print the defaults.
+    Config {
+        #[arg(value_enum)]
+        action: ConfigAction,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Decode a capture (pcap/pcapng of raw packets or flow exports) or one flow datagram
     /// into flow records.
@@ -55,6 +77,41 @@ enum Command {
     },
 }
 
+/// Where settings come from, for every command that reads the configuration.
+#[derive(Debug, Args)]
+struct Settings {
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Override one key: a dotted path and a TOML value, e.g. detect.ddos.host_pps=50000.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Protected address space (repeatable); with none here or in the config, every
+    /// destination counts as protected.
+    #[arg(long, value_name = "CIDR")]
+    protect: Vec<Cidr>,
+}
+
+impl Settings {
+    fn load(&self) -> anyhow::Result<Config> {
+        Config::load(&config::Sources {
+            file: self.config.as_deref(),
+            set: &self.set,
+            protect: &self.protect,
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ConfigAction {
+    /// Load and validate; exit 0 and say so, or exit 2 naming the problem.
+    Check,
+    /// Print the configuration in force, defaults included.
+    Show,
+    /// Print the built-in defaults.
+    Default,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DecodeFormat {
     /// One JSON flow record per line.
@@ -77,13 +134,25 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config: _ } => {
+        Command::Serve { settings } => {
+            if let Err(e) = settings.load() {
+                eprintln!("rampart: {e:#}");
+                return ExitCode::from(EXIT_USAGE);
+            }
             eprintln!(
                 "rampart serve: not yet. The daemon (listeners, detection, API and console) is \
-                 being built; today `rampart decode` and `rampart replay` work."
+                 being built; today `rampart analyze`, `decode`, `replay` and `config` work."
             );
             return ExitCode::from(1);
         }
+        Command::Analyze {
+            files,
+            settings,
+            format,
+        } => settings
+            .load()
+            .and_then(|config| analyze::run(&files, &config, format)),
+        Command::Config { action, settings } => run_config(action, &settings),
         Command::Decode { file, format } => decode::run(&file, format),
         Command::Replay {
             file,
@@ -100,4 +169,22 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
     }
+}
+
+fn run_config(action: ConfigAction, settings: &Settings) -> anyhow::Result<()> {
+    let text = match action {
+        ConfigAction::Check => {
+            settings.load()?;
+            let from = settings
+                .config
+                .as_ref()
+                .map_or("built-in defaults".to_string(), |p| p.display().to_string());
+            println!("configuration OK ({from})");
+            return Ok(());
+        }
+        ConfigAction::Show => settings.load()?.to_toml()?,
+        ConfigAction::Default => Config::default().to_toml()?,
+    };
+    print!("{text}");
+    Ok(())
 }

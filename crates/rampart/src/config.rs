@@ -1,0 +1,212 @@
+//! The configuration file (TOML) and the command-line overrides of every command that reads
+//! it: `--config FILE`, `--set KEY=VALUE` (a dotted key and a TOML value) and `--protect
+//! CIDR`. Unknown keys are errors, so that a typo never silently leaves a default in force.
+
+use anyhow::{bail, Context, Result};
+use rampart_detect::DdosConfig;
+use rampart_model::Cidr;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+/// Config files larger than this are refused: a real one is a few kilobytes.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The whole configuration. Sections appear as features land; each has defaults.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The protected address space, shared by every detector. Empty: every destination
+    /// counts as protected, and nothing is counted as outbound.
+    pub protect: Vec<Cidr>,
+    pub detect: DetectConfig,
+}
+
+/// `[detect]`: one table per detector.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    pub ddos: DdosConfig,
+}
+
+/// Where the settings of one run come from, in increasing precedence.
+#[derive(Clone, Debug, Default)]
+pub struct Sources<'a> {
+    pub file: Option<&'a Path>,
+    pub set: &'a [String],
+    pub protect: &'a [Cidr],
+}
+
+impl Config {
+    /// Reads the file (if any), applies `--set` overrides, then `--protect`, then checks
+    /// every section. Errors name the file or the key.
+    pub fn load(src: &Sources<'_>) -> Result<Config> {
+        let mut table = match src.file {
+            Some(path) => read_table(path)?,
+            None => toml::Table::new(),
+        };
+        for assignment in src.set {
+            apply_set(&mut table, assignment)?;
+        }
+        // Re-rendered so that serde's errors point at a line of the merged document.
+        let merged = toml::to_string(&table).context("rendering the configuration")?;
+        let mut config: Config = toml::from_str(&merged).map_err(|e| {
+            let origin = src
+                .file
+                .map_or("the --set options".to_string(), |p| p.display().to_string());
+            anyhow::anyhow!("{origin}: {}", e.message().trim()).context(format!(
+                "invalid configuration (merged from {origin} and --set):\n{e}"
+            ))
+        })?;
+        config.protect.extend_from_slice(src.protect);
+        config.protect.sort();
+        config.protect.dedup();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot and hands the shared settings to each detector.
+    fn validate(&mut self) -> Result<()> {
+        self.detect.ddos.protect = self.protect.clone();
+        self.detect.ddos.validate()?;
+        Ok(())
+    }
+
+    /// The configuration as TOML, for `rampart config show|default`.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).context("rendering the configuration")
+    }
+}
+
+fn read_table(path: &Path) -> Result<toml::Table> {
+    let name = path.display();
+    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let mut text = String::new();
+    #[allow(clippy::disallowed_methods)] // bounded by take()
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{name}: cannot read (is it UTF-8 text?)"))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        bail!("{name}: larger than {MAX_CONFIG_BYTES} bytes; not a configuration file");
+    }
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+}
+
+/// `KEY=VALUE`: a dotted key and a TOML value. A value that is not valid TOML is taken as a
+/// string, so `--set store.path=/var/lib/rampart` needs no shell-quoted quotes.
+fn apply_set(table: &mut toml::Table, assignment: &str) -> Result<()> {
+    let Some((key, raw)) = assignment.split_once('=') else {
+        bail!("--set {assignment}: expected KEY=VALUE, e.g. detect.ddos.host_pps=50000");
+    };
+    let key = key.trim();
+    let parts: Vec<&str> = key.split('.').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        bail!("--set {assignment}: `{key}` is not a dotted key");
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let (last, path) = parts.split_last().unwrap_or((&"", &[]));
+    let mut at = table;
+    for (i, p) in path.iter().enumerate() {
+        let entry = at
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        at = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!(
+                "--set {assignment}: `{}` is a value, not a table",
+                parts[..=i].join(".")
+            ),
+        };
+    }
+    at.insert(last.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load(file: Option<&str>, set: &[&str], protect: &[&str]) -> Result<Config> {
+        let tmp = file.map(|text| {
+            let mut f = tempfile();
+            f.1.write_all(text.as_bytes()).unwrap();
+            f
+        });
+        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        let protect: Vec<Cidr> = protect.iter().map(|s| s.parse().unwrap()).collect();
+        Config::load(&Sources {
+            file: tmp.as_ref().map(|t| t.0.as_path()),
+            set: &set,
+            protect: &protect,
+        })
+    }
+
+    fn tempfile() -> (std::path::PathBuf, File) {
+        let dir = std::env::temp_dir().join(format!("rampart-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = dir.join(format!("{n}.toml"));
+        let f = File::create(&path).unwrap();
+        (path, f)
+    }
+
+    #[test]
+    fn defaults_file_set_and_protect_layer_in_order() {
+        let c = load(None, &[], &[]).unwrap();
+        assert_eq!(c, {
+            let mut d = Config::default();
+            d.validate().unwrap();
+            d
+        });
+        let c = load(
+            Some("protect = [\"198.51.100.0/24\"]\n[detect.ddos]\nhost_pps = 1000\nhost_bps = 5000000\n"),
+            &["detect.ddos.host_pps=2000", "detect.ddos.vector_pps.syn_flood = 300"],
+            &["203.0.113.0/24"],
+        )
+        .unwrap();
+        assert_eq!(c.detect.ddos.host_pps, 2000);
+        assert_eq!(c.detect.ddos.host_bps, 5_000_000);
+        assert_eq!(c.detect.ddos.vector_pps.syn_flood, 300);
+        assert_eq!(c.detect.ddos.vector_pps.icmp_flood, 2000);
+        let want: Vec<Cidr> = vec![
+            "198.51.100.0/24".parse().unwrap(),
+            "203.0.113.0/24".parse().unwrap(),
+        ];
+        assert_eq!(c.protect, want);
+        assert_eq!(c.detect.ddos.protect, want);
+    }
+
+    #[test]
+    fn errors_name_the_key_or_file() {
+        let e = load(None, &["detect.ddos.host_ppz=1"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("host_ppz"), "{e:#}");
+        let e = load(None, &["detect.ddos.tick_ms=300"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("detect.ddos.tick_ms"), "{e:#}");
+        let e = load(None, &["detect.ddos.host_pps"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("KEY=VALUE"), "{e:#}");
+        let e = load(None, &["detect.ddos.host_pps=many"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("host_pps"), "{e:#}");
+        let e = load(Some("[detect.ddos\n"), &[], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains(".toml"), "{e:#}");
+        let e = load(None, &["protect=[\"10.0.0.1/8\"]"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("host bits"), "{e:#}");
+    }
+
+    #[test]
+    fn default_renders_and_reads_back() {
+        let text = Config::default().to_toml().unwrap();
+        assert!(text.contains("host_pps = 20000"), "{text}");
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back, Config::default());
+    }
+}

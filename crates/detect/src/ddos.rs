@@ -61,6 +61,10 @@ pub struct DdosStats {
     pub attacks_active: usize,
     /// Attack starts refused (per tick) while `max_attacks` were open.
     pub attacks_dropped: u64,
+    /// Attack starts not made because the data over threshold was from a period already
+    /// judged when the target's last attack ended: records exported late (a router's flow
+    /// cache flushing after the flood) re-describe that attack, they are not a new one.
+    pub late_restarts_suppressed: u64,
     /// Heap bytes held: counting tables, watches, work lists and baselines.
     pub state_bytes: usize,
     /// Heap bytes of the per-address counting tables (part of `state_bytes`): divided by
@@ -96,7 +100,7 @@ pub struct LearnedBaseline {
 }
 
 /// The counting scopes. Host scopes key by address, prefix scopes by masked address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Scope {
     HostIn = 0,
     HostOut = 1,
@@ -323,6 +327,8 @@ struct Sample {
     bps: u64,
     classes: [u64; CLASSES],
     watch: Option<u16>,
+    /// The last slot of the window.
+    end: u64,
 }
 
 impl Sample {
@@ -412,6 +418,9 @@ pub struct DdosDetector {
     /// Open attacks per (direction, prefix), hosts and the prefix itself alike: nothing in
     /// such a prefix learns its baseline meanwhile. At most `max_attacks` keys.
     attacked_prefixes: HashMap<(Direction, IpAddr), u32, FixedState>,
+    /// Per target of an attack that ended within `max_lateness_s`: the last slot judged when
+    /// it ended. At most `max_attacks` targets.
+    ended: HashMap<(Scope, IpAddr), u64, FixedState>,
     tick_ns: u64,
     /// Slots in the 1 s window.
     window: u64,
@@ -454,6 +463,7 @@ impl DdosDetector {
             learning: false,
             learned_second: None,
             attacked_prefixes: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
+            ended: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
             tick_ns: tick_ms * 1_000_000,
             window,
             future_slots: 1,
@@ -645,6 +655,7 @@ impl DdosDetector {
             + self.candidates.capacity() * size_of::<(Scope, IpAddr, Sample, Bounds)>()
             + self.attacks.capacity() * size_of::<Attack>()
             + self.attacked_prefixes.capacity() * (size_of::<((Direction, IpAddr), u32)>() + 1)
+            + self.ended.capacity() * (size_of::<((Scope, IpAddr), u64)>() + 1)
             + self.baselines.bytes();
         s.baselines = self.baselines.len();
         s.baselines_evicted = self.baselines.evicted;
@@ -1047,6 +1058,10 @@ impl DdosDetector {
             self.stats.attacks_dropped += 1;
             return;
         }
+        if self.ended.get(&(scope, addr)).is_some_and(|&e| s.end <= e) {
+            self.stats.late_restarts_suppressed += 1;
+            return;
+        }
         // A watch made on this very tick has counted nothing yet: wait one tick to learn
         // the vector rather than report a blind one (once: if nothing more comes, the
         // attack is reported with what is known).
@@ -1190,6 +1205,7 @@ impl DdosDetector {
                 let since = *a.quiet_since.get_or_insert(now);
                 if now.as_nanos().saturating_sub(since.as_nanos()) >= end_after_ns {
                     let a = self.attacks.remove(i);
+                    self.remember_end(a.scope, a.addr, sample.end);
                     self.mark(a.scope, a.addr, Mark::Attacked(false));
                     let key = self.prefix_key(a.scope, a.addr);
                     if let Some(n) = self.attacked_prefixes.get_mut(&key) {
@@ -1242,6 +1258,19 @@ impl DdosDetector {
             }
             i += 1;
         }
+    }
+
+    /// Keeps the last judged slot of an ended attack's target for `max_lateness_s`, the
+    /// longest records may come late, so that late data does not start it again.
+    fn remember_end(&mut self, scope: Scope, addr: IpAddr, end: u64) {
+        let oldest = self.now_slot.saturating_sub(self.late_slots);
+        self.ended.retain(|_, e| *e >= oldest);
+        if self.ended.len() >= self.cfg.max_attacks {
+            if let Some(k) = self.ended.iter().min_by_key(|(_, e)| **e).map(|(k, _)| *k) {
+                self.ended.remove(&k);
+            }
+        }
+        self.ended.insert((scope, addr), end);
     }
 
     /// Frees watches on entries that have been calm for ten seconds and are not attacked.
@@ -1517,7 +1546,10 @@ fn read_entry<K: Key>(
     let lo = (end + 1)
         .saturating_sub(window)
         .max((head + 1).saturating_sub(SLOTS as u64));
-    let mut s = Sample::default();
+    let mut s = Sample {
+        end,
+        ..Sample::default()
+    };
     let watch = (e.watch != NO_WATCH).then_some(e.watch);
     s.watch = watch;
     let classes = watch.and_then(|w| watches.get(usize::from(w)));

@@ -10,6 +10,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use support::*;
 
 const VICTIM: &str = "203.0.113.10";
+/// A protected host the background never talks to.
+const QUIET_VICTIM: &str = "203.0.113.99";
 
 /// Builds the n-th packet of a stream, sent at the given millisecond.
 type Make = Box<dyn FnMut(u64, u64) -> rampart_model::FlowRecord>;
@@ -299,6 +301,38 @@ fn flow_records_of_a_flood_detect_with_spreading() {
     let started = sim.started();
     assert_eq!(started.len(), 1, "{:#?}", sim.events);
     assert_eq!(started[0].detection.vector, DdosVector::SynFlood);
+}
+
+#[test]
+fn late_records_of_an_ended_attack_do_not_start_it_again() {
+    // A SYN flood from 1 s to 4 s, exported promptly in part; the rest of the router's
+    // cache (records of that same flood) is flushed 25 s later, after the attack ended. The
+    // victim gets nothing else meanwhile, so the late records land in its newest slots.
+    let mut sim = Sim::new(protected());
+    let mut streams = background(0, 40_000);
+    streams.push(Stream::new(15_000.0, 1_000, 4_000, |n, ms| {
+        Rec::addrs(
+            IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + n as u32)),
+            ip(QUIET_VICTIM),
+        )
+        .tcp(1234, 80, 0x02)
+        .at(ms)
+    }));
+    sim.run(30_000, &mut streams);
+    for s in 0..60_000u32 {
+        let src = IpAddr::from(Ipv4Addr::from(0x0b00_0000u32 + s));
+        let start = 1_000 + u64::from(s / 20);
+        let r = Rec::addrs(src, ip(QUIET_VICTIM))
+            .tcp(1234, 80, 0x02)
+            .flow(FlowFormat::Netflow9, start, start, 1, 60)
+            .at(start);
+        sim.observe(&r);
+    }
+    sim.run(40_000, &mut streams);
+    let phases: Vec<Phase> = sim.events.iter().map(|e| e.phase).collect();
+    assert_eq!(sim.started().len(), 1, "{phases:?}");
+    assert_eq!(phases.last(), Some(&Phase::Ended), "{phases:?}");
+    assert!(sim.det.stats().late_restarts_suppressed > 0);
 }
 
 #[test]

@@ -236,7 +236,7 @@ struct Watch {
 
 /// Records per tick that update a watch's sketches one by one; past it, one in
 /// `SKETCH_STRIDE` does.
-const SKETCH_FULL_PER_TICK: u32 = 256;
+const SKETCH_FULL_PER_TICK: u32 = 64;
 const SKETCH_STRIDE: u64 = 16;
 
 impl Watch {
@@ -303,7 +303,12 @@ impl Watch {
         self.packets = self.packets.saturating_add(packets);
         self.bytes = self.bytes.saturating_add(bytes);
         self.samples = self.samples.saturating_add(r.packets);
-        let size = (r.bytes / r.packets.max(1)).min(u64::from(u32::MAX)) as u32;
+        // Most flood records are one packet: no division then.
+        let size = match r.packets {
+            0 | 1 => r.bytes,
+            n => r.bytes / n,
+        }
+        .min(u64::from(u32::MAX)) as u32;
         self.size_min = self.size_min.min(size);
         self.size_max = self.size_max.max(size);
         if let Some(t) = r.ttl {

@@ -84,6 +84,18 @@ pub(crate) fn unwrap_slot(now: u64, s: u32) -> u64 {
 /// last one is the only slack: 23.5 KB at most for IPv4.
 const CHUNK_BITS: u32 = 8;
 const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// A chunk of empty entries, built on the heap: as a local array it would be 23 KB, and a
+/// frame that size (probed page by page) on the per-record path costs every record.
+#[cold]
+#[inline(never)]
+fn new_chunk<K: Key>() -> Box<[Entry<K>; CHUNK]> {
+    let v: Box<[Entry<K>]> = vec![Entry::default(); CHUNK].into_boxed_slice();
+    match v.try_into() {
+        Ok(chunk) => chunk,
+        Err(_) => unreachable!("a vector of CHUNK entries"),
+    }
+}
 /// Index slots per entry at the size limit: a load of 4/5, where linear probing still
 /// finds a present key in about three slots (one cache line of 4-byte slots).
 const INDEX_PER_ENTRY: (usize, usize) = (5, 4);
@@ -271,7 +283,7 @@ impl<K: Key> Table<K> {
         }
         let e = self.len;
         if e >> CHUNK_BITS == self.chunks.len() {
-            self.chunks.push(Box::new([Entry::default(); CHUNK]));
+            self.chunks.push(new_chunk());
         }
         let mut entry = Entry {
             key,

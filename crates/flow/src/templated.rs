@@ -222,6 +222,99 @@ struct Placed {
     target: Target,
 }
 
+/// Where a fixed-length field is in the record; `len` 0 when the template lacks it.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    offset: u16,
+    len: u16,
+}
+
+impl Slot {
+    #[inline]
+    fn read(self, rec: &[u8]) -> Option<u64> {
+        if self.len == 0 {
+            return None;
+        }
+        let at = usize::from(self.offset);
+        rec.get(at..at + usize::from(self.len)).map(uint)
+    }
+}
+
+/// The decode plan of a fixed-length template. The fields of nearly every record are read
+/// from known offsets without a dispatch per field; the others go through `apply`.
+#[derive(Debug, Default)]
+struct Plan {
+    src4: Slot,
+    dst4: Slot,
+    src_port: Slot,
+    dst_port: Slot,
+    protocol: Slot,
+    tcp_flags: Slot,
+    bytes: Slot,
+    packets: Slot,
+    rest: Box<[Placed]>,
+}
+
+impl Plan {
+    fn new(fields: &[Field]) -> Plan {
+        let mut plan = Plan::default();
+        let mut rest = Vec::new();
+        let mut offset = 0usize;
+        for f in fields {
+            let len = usize::from(f.len);
+            // Records are at most a datagram long, so offsets fit in 16 bits; a template
+            // claiming more is decoded through `rest`, which checks every field.
+            let slot = u16::try_from(offset)
+                .ok()
+                .map(|offset| Slot { offset, len: f.len });
+            let direct = match f.target {
+                Target::SrcV4 => Some(&mut plan.src4),
+                Target::DstV4 => Some(&mut plan.dst4),
+                Target::SrcPort => Some(&mut plan.src_port),
+                Target::DstPort => Some(&mut plan.dst_port),
+                Target::Protocol => Some(&mut plan.protocol),
+                Target::TcpFlags => Some(&mut plan.tcp_flags),
+                Target::Bytes => Some(&mut plan.bytes),
+                Target::Packets => Some(&mut plan.packets),
+                _ => None,
+            };
+            match (direct, slot) {
+                (_, _) if matches!(f.target, Target::Skip) => {}
+                (Some(d), Some(slot)) => *d = slot,
+                _ => rest.push(Placed {
+                    offset,
+                    len,
+                    target: f.target,
+                }),
+            }
+            offset += len;
+        }
+        plan.rest = rest.into_boxed_slice();
+        plan
+    }
+
+    #[inline]
+    fn decode(&self, rec: &[u8]) -> Values {
+        let mut v = Values {
+            src4: self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
+            dst4: self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
+            src_port: self.src_port.read(rec).map(|p| p as u16),
+            dst_port: self.dst_port.read(rec).map(|p| p as u16),
+            protocol: self.protocol.read(rec).unwrap_or(0) as u8,
+            tcp_flags: self.tcp_flags.read(rec).map(|f| f as u8),
+            bytes: self.bytes.read(rec).unwrap_or(0),
+            packets: self.packets.read(rec).unwrap_or(0),
+            ..Values::default()
+        };
+        for p in self.rest.iter() {
+            if let Some(b) = rec.get(p.offset..p.offset + p.len) {
+                apply(&mut v, p.target, b);
+            }
+        }
+        v
+    }
+}
+
 #[derive(Debug)]
 struct Template {
     options: bool,
@@ -229,9 +322,9 @@ struct Template {
     /// exporters resend every few seconds) without compiling it again.
     specs: Box<[(u16, u16, bool)]>,
     fields: Box<[Field]>,
-    /// For fixed-length templates: the fields we use, at their offsets in the record, so a
-    /// record is decoded without walking the skipped ones.
-    plan: Box<[Placed]>,
+    /// For fixed-length templates: where the fields we use are, so a record is decoded
+    /// without walking the skipped ones.
+    plan: Plan,
     /// Shortest possible record (a variable-length field counts its one length byte).
     min_len: usize,
     /// True when no field is variable-length, so every record is `min_len` bytes.
@@ -284,26 +377,16 @@ impl Template {
         if min_len == 0 {
             return Err(DecodeError::Malformed("template with zero record length"));
         }
-        let mut plan = Vec::new();
-        if fixed {
-            let mut offset = 0usize;
-            for f in &fields {
-                let len = usize::from(f.len);
-                if !matches!(f.target, Target::Skip) {
-                    plan.push(Placed {
-                        offset,
-                        len,
-                        target: f.target,
-                    });
-                }
-                offset += len;
-            }
-        }
+        let plan = if fixed {
+            Plan::new(&fields)
+        } else {
+            Plan::default()
+        };
         Ok(Template {
             options,
             specs: specs.into(),
             fields: fields.into_boxed_slice(),
-            plan: plan.into_boxed_slice(),
+            plan,
             min_len,
             fixed,
             last_used,
@@ -966,12 +1049,7 @@ fn decode_records(
     if t.fixed {
         // Trailing bytes shorter than a record are padding.
         for rec in set.chunks_exact(t.min_len) {
-            let mut v = Values::default();
-            for p in t.plan.iter() {
-                if let Some(b) = rec.get(p.offset..p.offset + p.len) {
-                    apply(&mut v, p.target, b);
-                }
-            }
+            let v = t.plan.decode(rec);
             record_done(&v, t, c, domain, limits, record, stats, sink);
         }
         return Ok(());

@@ -121,6 +121,7 @@ fn rss_kib() -> (u64, u64) {
     let mut status = String::new();
     if let Ok(f) = std::fs::File::open("/proc/self/status") {
         // A few KiB in practice; bounded all the same.
+        #[allow(clippy::disallowed_methods)] // bounded by take()
         let _ = f.take(1 << 16).read_to_string(&mut status);
     }
     let field = |name: &str| {

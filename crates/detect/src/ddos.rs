@@ -944,7 +944,9 @@ impl DdosDetector {
         })
     }
 
-    fn wants_watch(&self, scope: Scope, s: &Sample, b: Bounds) -> bool {
+    /// The lowest packets/s and bits/s that can make an attack: every vector's packets are
+    /// part of the total, so under these nothing is exceeded.
+    fn lowest(&self, scope: Scope, b: Bounds) -> (u64, u64) {
         let set = self.limits.set(b.set);
         let (mut pps, mut bps) = if scope.is_prefix() {
             (set.prefix_pps, set.prefix_bps)
@@ -955,24 +957,19 @@ impl DdosDetector {
             pps = pps.min(l.pps);
             bps = bps.min(l.bps);
         }
+        (pps, bps)
+    }
+
+    fn wants_watch(&self, scope: Scope, s: &Sample, b: Bounds) -> bool {
+        let (pps, bps) = self.lowest(scope, b);
         let r = self.cfg.watch_ratio;
         s.pps as f64 >= r * pps as f64 || s.bps as f64 >= r * bps as f64
     }
 
     /// The threshold furthest exceeded, if any.
     fn trigger(&self, scope: Scope, s: &Sample, b: Bounds) -> Option<Trigger> {
-        // Every vector's packets are part of the total: under the lowest packets/s threshold
-        // and the bits/s one, nothing is exceeded. The common case, without ratios.
-        let set = self.limits.set(b.set);
-        let (mut pps, mut bps) = if scope.is_prefix() {
-            (set.prefix_pps, set.prefix_bps)
-        } else {
-            (set.host_min_pps, set.host_bps)
-        };
-        if let Some(l) = b.learned {
-            pps = pps.min(l.pps);
-            bps = bps.min(l.bps);
-        }
+        // Under the lowest thresholds (the common case) without computing ratios.
+        let (pps, bps) = self.lowest(scope, b);
         if s.pps < pps && s.bps < bps {
             return None;
         }

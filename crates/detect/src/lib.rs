@@ -7,6 +7,8 @@ mod class;
 mod config;
 mod ddos;
 mod limits;
+mod scan;
+mod scan_config;
 mod sketch;
 mod table;
 
@@ -15,6 +17,9 @@ pub use config::{
 };
 pub use ddos::{AttackEvent, DdosDetector, DdosStats, LearnedBaseline, Phase};
 pub use rampart_model::{DdosDetection, DdosVector, Direction};
+pub use rampart_model::{ScanDetection, ScanProtocol, ScanType};
+pub use scan::{ScanDetector, ScanEvent, ScanStats};
+pub use scan_config::{ScanConfig, ScanConfigError, MAX_SCAN_THRESHOLD};
 
 /// Bytes of counting state per tracked protected address (IPv4, IPv6) at the size limit:
 /// the entry and its share of the table's index (97 and 109). On the way to the limit the

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Detection {
     Ddos(DdosDetection),
+    Scan(ScanDetection),
 }
 
 /// Which way traffic goes relative to the protected address space.
@@ -145,6 +146,85 @@ pub struct DdosDetection {
     pub evidence: String,
 }
 
+/// A scan: one source probing many ports of one host (vertical) or one or a few ports
+/// across many hosts (horizontal), as known at one moment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScanDetection {
+    pub source: IpAddr,
+    /// The host of a vertical scan; for a horizontal one the smallest prefix covering the
+    /// probed hosts, never longer than a /24 (IPv4) or /64 (IPv6).
+    pub target: Cidr,
+    /// Distinct destination ports probed (estimated) in the busiest window: of the host for
+    /// a vertical scan, over all hosts for a horizontal one.
+    pub ports: u64,
+    /// Distinct destination hosts probed (estimated) in the busiest window; 1 for a
+    /// vertical scan.
+    pub hosts: u64,
+    pub scan_type: ScanType,
+    /// Inbound: toward the protected space. Outbound: a protected source scanning.
+    pub direction: Direction,
+    pub protocol: ScanProtocol,
+    /// Ports that carry a tenth or more of the probes (empty when spread evenly).
+    pub top_dst_ports: Vec<TopPort>,
+    /// Probe records (packets, or flow records of unanswered probes) seen.
+    pub probes: u64,
+    /// Distinct ports (vertical) or hosts (horizontal) that answered positively (SYN-ACK,
+    /// UDP back, echo reply), in the busiest window; not counted in `ports` or `hosts`.
+    pub answered: u64,
+    /// Time of the first probe of the window in which the scan was found.
+    pub start: Timestamp,
+    /// Time of the last probe, once the source has been quiet for a window; `null` before.
+    pub end: Option<Timestamp>,
+    /// Time of the last probe seen so far.
+    pub last_seen: Timestamp,
+    /// 0..1: how far over threshold, and how few probes were answered.
+    pub confidence: f64,
+    /// A short sentence a person reads at a glance.
+    pub evidence: String,
+}
+
+/// Which shape of scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanType {
+    /// Many ports of one host.
+    Vertical,
+    /// Many hosts, usually on one or a few ports.
+    Horizontal,
+}
+
+impl ScanType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Vertical => "vertical",
+            ScanType::Horizontal => "horizontal",
+        }
+    }
+}
+
+/// The protocol of a scan's probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScanProtocol {
+    Tcp,
+    Udp,
+    /// ICMP or ICMPv6 echo (or timestamp) requests: a host sweep.
+    Icmp,
+    /// Probes of more than one of these.
+    Mixed,
+}
+
+impl ScanProtocol {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ScanProtocol::Tcp => "tcp",
+            ScanProtocol::Udp => "udp",
+            ScanProtocol::Icmp => "icmp",
+            ScanProtocol::Mixed => "mixed",
+        }
+    }
+}
+
 /// An address and its estimated share of the attack.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TopAddr {
@@ -210,5 +290,35 @@ mod tests {
             assert_eq!(serde_json::to_string(v).unwrap(), format!("\"{v}\""));
         }
         assert_eq!(DdosVector::ALL.len(), 20);
+    }
+
+    #[test]
+    fn scan_json_has_kind_and_interface_fields_first() {
+        let d = Detection::Scan(ScanDetection {
+            source: "198.51.100.66".parse().unwrap(),
+            target: "203.0.113.0/24".parse().unwrap(),
+            ports: 1,
+            hosts: 250,
+            scan_type: ScanType::Horizontal,
+            direction: Direction::Inbound,
+            protocol: ScanProtocol::Tcp,
+            top_dst_ports: vec![TopPort {
+                port: 22,
+                packets: 254,
+                share: 1.0,
+            }],
+            probes: 254,
+            answered: 2,
+            start: Timestamp::from_secs(1),
+            end: None,
+            last_seen: Timestamp::from_secs(3),
+            confidence: 0.9,
+            evidence: "e".into(),
+        });
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"scan","source":"198.51.100.66","target":"203.0.113.0/24","ports":1,"hosts":250,"scan_type":"horizontal","direction":"inbound","protocol":"tcp","top_dst_ports":[{"port":22,"packets":254,"share":1.0}],"probes":254,"answered":2,"start":"1970-01-01T00:00:01.000Z","end":null,"last_seen":"1970-01-01T00:00:03.000Z","confidence":0.9,"evidence":"e"}"#
+        );
     }
 }

@@ -6,7 +6,10 @@ mod flow;
 mod net;
 mod time;
 
-pub use detection::{DdosDetection, DdosVector, Detection, Direction, Range, TopAddr, TopPort};
+pub use detection::{
+    DdosDetection, DdosVector, Detection, Direction, Range, ScanDetection, ScanProtocol, ScanType,
+    TopAddr, TopPort,
+};
 pub use flow::{FlowFormat, FlowRecord};
 pub use net::{mask, Cidr, CidrError};
 pub use time::Timestamp;

@@ -5,9 +5,9 @@ use crate::config::Config;
 use crate::input::{self, Input};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
-use rampart_detect::DdosDetector;
+use rampart_detect::{DdosDetector, ScanDetector};
 use rampart_flow::{CaptureDecoder, FlowDecoder, FlowFormat, FlowRecord, RecordSink, Timestamp};
-use rampart_model::{DdosDetection, Detection, Direction};
+use rampart_model::{DdosDetection, Detection, Direction, ScanDetection};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -49,6 +49,9 @@ pub struct Report {
 /// The detectors, fed records by the decoders and driven by the capture's clock.
 struct Pipeline {
     ddos: DdosDetector,
+    /// Driven by the same ticks; it skips every record that is no probe or answer at the
+    /// cost of a few comparisons.
+    scan: ScanDetector,
     tick_ns: u64,
     /// Gaps in a capture longer than this are skipped after enough ticks for attacks to end.
     max_gap_ticks: u64,
@@ -58,6 +61,8 @@ struct Pipeline {
     captured_ns: u64,
     /// Latest known state of every attack, by id.
     attacks: BTreeMap<u64, DdosDetection>,
+    /// Latest known state of every scan, by id.
+    scans: BTreeMap<u64, ScanDetection>,
     records: u64,
 }
 
@@ -78,6 +83,7 @@ impl RecordSink for Pipeline {
         };
         self.advance(Timestamp::from_nanos(t));
         self.ddos.observe(r);
+        self.scan.observe(r);
     }
 }
 
@@ -89,10 +95,12 @@ impl Pipeline {
             tick_ns: tick_ms * 1_000_000,
             max_gap_ticks: (ddos.end_after_s + 2) * 1000 / tick_ms,
             ddos: DdosDetector::new(ddos),
+            scan: ScanDetector::new(config.detect.scan.clone()),
             next_tick: None,
             last_seen: None,
             captured_ns: u64::MAX,
             attacks: BTreeMap::new(),
+            scans: BTreeMap::new(),
             records: 0,
         }
     }
@@ -112,10 +120,14 @@ impl Pipeline {
                 *next = t / self.tick_ns * self.tick_ns;
             }
             self.ddos.tick(Timestamp::from_nanos(*next));
+            self.scan.tick(Timestamp::from_nanos(*next));
             *next += self.tick_ns;
             ticks += 1;
             while let Some(e) = self.ddos.poll_event() {
                 self.attacks.insert(e.id, e.detection);
+            }
+            while let Some(e) = self.scan.poll_event() {
+                self.scans.insert(e.id, e.detection);
             }
         }
     }
@@ -132,9 +144,28 @@ impl Pipeline {
         for (id, d) in self.ddos.active() {
             self.attacks.insert(id, d);
         }
+        self.scan.flush_pending();
+        while let Some(e) = self.scan.poll_event() {
+            self.scans.insert(e.id, e.detection);
+        }
+        for (id, d) in self.scan.active() {
+            self.scans.insert(id, d);
+        }
         let mut attacks: Vec<DdosDetection> = self.attacks.into_values().collect();
         attacks.sort_by(|a, b| a.start.cmp(&b.start).then(a.target.cmp(&b.target)));
-        attacks.into_iter().map(Detection::Ddos).collect()
+        let mut scans: Vec<ScanDetection> = self.scans.into_values().collect();
+        scans.sort_by(|a, b| {
+            (a.start, a.source, a.target, a.scan_type).cmp(&(
+                b.start,
+                b.source,
+                b.target,
+                b.scan_type,
+            ))
+        });
+        let attacks = attacks.into_iter().map(Detection::Ddos);
+        attacks
+            .chain(scans.into_iter().map(Detection::Scan))
+            .collect()
     }
 }
 
@@ -146,6 +177,8 @@ pub fn run(files: &[std::path::PathBuf], config: &Config, format: AnalyzeFormat)
     }
     let stats = pipeline.ddos.stats();
     tracing::debug!(?stats, "detector state");
+    let stats = pipeline.scan.stats();
+    tracing::debug!(?stats, "scan detector state");
     let report = Report {
         inputs,
         detections: pipeline.finish(),
@@ -265,17 +298,26 @@ pub fn text(report: &Report) -> String {
             }
         ));
     }
-    let attacks: Vec<&DdosDetection> = report
-        .detections
-        .iter()
-        .map(|d| match d {
-            Detection::Ddos(a) => a,
-        })
-        .collect();
+    let (mut attacks, mut scans): (Vec<&DdosDetection>, Vec<&ScanDetection>) = (vec![], vec![]);
+    for d in &report.detections {
+        match d {
+            Detection::Ddos(a) => attacks.push(a),
+            Detection::Scan(x) => scans.push(x),
+        }
+    }
     s.push('\n');
+    attack_table(&mut s, &attacks);
+    if !scans.is_empty() {
+        s.push('\n');
+        scan_table(&mut s, &scans);
+    }
+    s
+}
+
+fn attack_table(s: &mut String, attacks: &[&DdosDetection]) {
     if attacks.is_empty() {
         s.push_str("No attacks found.\n");
-        return s;
+        return;
     }
     s.push_str(&format!("{} attack(s):\n", attacks.len()));
     let header = [
@@ -319,8 +361,61 @@ pub fn text(report: &Report) -> String {
             ]
         })
         .collect();
-    table(&mut s, &header, &rows);
-    s
+    table(s, &header, &rows);
+}
+
+/// Scans: who, what, how wide, when and for how long.
+fn scan_table(s: &mut String, scans: &[&ScanDetection]) {
+    s.push_str(&format!("{} scan(s):\n", scans.len()));
+    let header = [
+        "START",
+        "DURATION",
+        "SOURCE",
+        "TARGET",
+        "DIR",
+        "TYPE",
+        "PORTS",
+        "HOSTS",
+        "PROTO",
+        "TOP PORTS",
+    ];
+    let rows: Vec<[String; 10]> = scans
+        .iter()
+        .map(|x| {
+            // To the last probe; a scan not yet over when the input ends is marked so.
+            let ms = x.last_seen.as_millis().saturating_sub(x.start.as_millis());
+            let mut duration = format!("{:.1} s", ms as f64 / 1000.0);
+            if x.end.is_none() {
+                duration.push_str(" ongoing");
+            }
+            let top: Vec<String> = x
+                .top_dst_ports
+                .iter()
+                .take(3)
+                .map(|p| p.port.to_string())
+                .collect();
+            [
+                x.start.to_string(),
+                duration,
+                x.source.to_string(),
+                x.target.to_string(),
+                match x.direction {
+                    Direction::Inbound => "in".to_string(),
+                    Direction::Outbound => "out".to_string(),
+                },
+                x.scan_type.as_str().to_string(),
+                x.ports.to_string(),
+                x.hosts.to_string(),
+                x.protocol.as_str().to_string(),
+                if top.is_empty() {
+                    "-".to_string()
+                } else {
+                    top.join(",")
+                },
+            ]
+        })
+        .collect();
+    table(s, &header, &rows);
 }
 
 /// Left-aligned columns two spaces apart; the last column is not padded.

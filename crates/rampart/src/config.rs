@@ -3,7 +3,7 @@
 //! CIDR`. Unknown keys are errors, so that a typo never silently leaves a default in force.
 
 use anyhow::{bail, Context, Result};
-use rampart_detect::DdosConfig;
+use rampart_detect::{DdosConfig, ScanConfig};
 use rampart_model::Cidr;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -28,6 +28,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
     pub ddos: DdosConfig,
+    pub scan: ScanConfig,
 }
 
 /// Where the settings of one run come from, in increasing precedence.
@@ -70,6 +71,8 @@ impl Config {
     fn validate(&mut self) -> Result<()> {
         self.detect.ddos.protect = self.protect.clone();
         self.detect.ddos.validate()?;
+        self.detect.scan.protect = self.protect.clone();
+        self.detect.scan.validate()?;
         Ok(())
     }
 
@@ -203,9 +206,39 @@ mod tests {
     }
 
     #[test]
+    fn scan_keys_layer_validate_and_get_the_protected_space() {
+        let c = load(
+            Some("[detect.scan]\nports = 200\n"),
+            &["detect.scan.hosts=50", "detect.scan.window_s=30"],
+            &["203.0.113.0/24"],
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                c.detect.scan.ports,
+                c.detect.scan.hosts,
+                c.detect.scan.window_s
+            ),
+            (200, 50, 30)
+        );
+        assert_eq!(c.detect.scan.max_sources, ScanConfig::default().max_sources);
+        assert_eq!(c.detect.scan.protect, c.protect);
+        let e = load(None, &["detect.scan.ports=1"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("detect.scan.ports: 1"), "{e:#}");
+        let e = load(None, &["detect.scan.window=60"], &[]).unwrap_err();
+        assert!(format!("{e:#}").contains("window"), "{e:#}");
+        // `protect` is top-level only.
+        assert!(load(None, &["detect.scan.protect=[\"10.0.0.0/8\"]"], &[]).is_err());
+    }
+
+    #[test]
     fn default_renders_and_reads_back() {
         let text = Config::default().to_toml().unwrap();
         assert!(text.contains("host_pps = 20000"), "{text}");
+        assert!(
+            text.contains("[detect.scan]\nports = 100\nhosts = 64\nwindow_s = 60\n"),
+            "{text}"
+        );
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, Config::default());
     }

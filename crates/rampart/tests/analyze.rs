@@ -411,7 +411,6 @@ fn outbound_attack_from_a_protected_host() {
 
 /// Scans: a vertical and a horizontal one over the benign background.
 #[test]
-#[ignore = "pending: the scan detector has not landed"]
 fn scans_vertical_and_horizontal() {
     let dir = Scratch::new("scans");
     let scenario = traffic::scans(5, 7.0);
@@ -422,7 +421,7 @@ fn scans_vertical_and_horizontal() {
     let out = analyze(&[&pcap], &args, "json");
     assert!(
         out.status.success(),
-        "scan detection (pending): rampart analyze with {:?} failed:\n{}",
+        "scan detection: rampart analyze with {:?} failed:\n{}",
         traffic::scan_args(),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -671,6 +670,57 @@ fn flows_give_the_same_detections(version: &str) {
     }
     let what = format!("softflowd -v {version}, from flows");
     assert_no_problems(&what, &problems, &tables);
+}
+
+/// The scans capture exported by softflowd (NetFlow v9): one flow per probe, flags SYN
+/// (SYN|RST when the scanner reset an open port), the open ports' answers SYN|ACK. The
+/// same two scans, and nothing else.
+#[test]
+fn softflowd_flows_give_the_same_scans() {
+    let Some(softflowd) = program("softflowd") else {
+        eprintln!(
+            "SKIPPED: softflowd is not installed (not in PATH, /usr/sbin or /sbin); \
+             scripts/test installs it (Debian package softflowd)"
+        );
+        return;
+    };
+    let dir = Scratch::new("softflowd-scans");
+    let scenario = traffic::scans(5, 7.0);
+    let pcap = dir.file("scans.pcap");
+    scenario.write(&pcap).unwrap();
+    let datagrams = softflowd_export(&softflowd, &pcap, "9", &dir.0);
+    let at = BASE_NS + (scenario.seconds * 1e9) as u64 + NS;
+    let frames = traffic::datagram_frames(Ipv4Addr::LOCALHOST, EXPORT_PORT, at, &datagrams);
+    let exports = dir.file("scans-exports.pcap");
+    traffic::write_frames(&exports, 1, &frames).unwrap();
+    let mut args = scenario.thresholds.args();
+    args.extend(traffic::scan_args());
+    let report = analyze_json(&[&exports], &args);
+    assert_input(&report, "flows", None);
+    let scans: Vec<&Value> = report["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "scan")
+        .collect();
+    assert_eq!(scans.len(), 2, "{report:#}");
+    let vertical = scans
+        .iter()
+        .find(|d| d["source"] == traffic::VERTICAL_SCANNER.to_string())
+        .unwrap_or_else(|| panic!("no vertical scan: {report:#}"));
+    assert_eq!(vertical["scan_type"], "vertical");
+    assert_eq!(vertical["target"], traffic::WEB_HTTPS.to_string());
+    let ports = vertical["ports"].as_u64().unwrap_or(0);
+    assert!((900..=1024).contains(&ports), "{vertical:#}");
+    let horizontal = scans
+        .iter()
+        .find(|d| d["source"] == traffic::HORIZONTAL_SCANNER.to_string())
+        .unwrap_or_else(|| panic!("no horizontal scan: {report:#}"));
+    assert_eq!(horizontal["scan_type"], "horizontal");
+    assert_eq!(horizontal["target"], traffic::PROTECT_V4);
+    let hosts = horizontal["hosts"].as_u64().unwrap_or(0);
+    assert!((229..=254).contains(&hosts), "{horizontal:#}");
+    assert!(ddos(&report).is_empty(), "{report:#}");
 }
 
 #[test]

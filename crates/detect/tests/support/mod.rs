@@ -246,3 +246,67 @@ pub fn protected() -> DdosConfig {
         ..DdosConfig::default()
     }
 }
+
+use rampart_detect::{ScanConfig, ScanDetector, ScanEvent};
+
+/// The scan detector on a virtual clock, with every event it produced.
+pub struct ScanSim {
+    pub det: ScanDetector,
+    pub now_ms: u64,
+    pub events: Vec<ScanEvent>,
+}
+
+impl ScanSim {
+    pub fn new(config: ScanConfig) -> Self {
+        config.validate().expect("valid test config");
+        ScanSim {
+            det: ScanDetector::new(config),
+            now_ms: 0,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn tick(&mut self) {
+        self.det.tick(Timestamp::from_millis(T0 + self.now_ms));
+        while let Some(e) = self.det.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Runs the streams, millisecond by millisecond, until `to_ms`, ticking every 100 ms.
+    pub fn run(&mut self, to_ms: u64, streams: &mut [Stream]) {
+        while self.now_ms < to_ms {
+            self.now_ms += 1;
+            let t = self.now_ms;
+            if t % 100 == 0 {
+                self.tick();
+            }
+            for s in streams.iter_mut() {
+                if t < s.from_ms || t > s.to_ms {
+                    continue;
+                }
+                let due = ((t - s.from_ms + 1) as f64 * s.pps / 1000.0) as u64;
+                while s.sent < due {
+                    let r = (s.make)(s.sent, t);
+                    s.sent += 1;
+                    self.det.observe(&r);
+                }
+            }
+        }
+    }
+
+    pub fn started(&self) -> Vec<&ScanEvent> {
+        self.events
+            .iter()
+            .filter(|e| e.phase == Phase::Started)
+            .collect()
+    }
+}
+
+/// Scan settings with the protected space of `protected()`.
+pub fn scan_protected() -> ScanConfig {
+    ScanConfig {
+        protect: protected().protect,
+        ..ScanConfig::default()
+    }
+}

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 port=41234
 trap 'kill "${tcpdump_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q -p rampart --example attack_pcap
+cargo build --release -q -p rampart --bin rampart --example attack_pcap
 bin=target/release/rampart
 # The thresholds the scenario is built against, as printed by the generator.
 target/release/examples/attack_pcap every-vector "$work/packets.pcap" --factor 10 \

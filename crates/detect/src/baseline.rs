@@ -183,7 +183,7 @@ impl Baselines {
     /// A fresh profile for `key`, evicting one if the store is full.
     fn admit(&mut self, key: BaselineKey, unix_s: u64) -> Option<usize> {
         if self.profiles.len() >= self.limit
-            && (self.random() % ADMIT_ODDS != 0 || !self.evict(unix_s))
+            && (!self.random().is_multiple_of(ADMIT_ODDS) || !self.evict(unix_s))
         {
             self.refused += 1;
             return None;

@@ -281,7 +281,7 @@ impl Watch {
             self.rng ^= self.rng << 13;
             self.rng ^= self.rng >> 7;
             self.rng ^= self.rng << 17;
-            if self.rng % SKETCH_STRIDE != 0 {
+            if !self.rng.is_multiple_of(SKETCH_STRIDE) {
                 0
             } else {
                 packets.saturating_mul(SKETCH_STRIDE)

@@ -550,7 +550,7 @@ mod tests {
         for k in 0..limit as u32 {
             t.find_or_insert(k.wrapping_mul(0x9e37_79b9), 0, 0).unwrap();
             let n = k as usize + 1;
-            if n >= 100_000 && (n % 1009 == 0 || n == limit) {
+            if n >= 100_000 && (n.is_multiple_of(1009) || n == limit) {
                 let per = t.bytes() as f64 / n as f64;
                 worst = worst.max(per);
                 assert!(per <= 100.0, "{per} bytes per address at {n}");

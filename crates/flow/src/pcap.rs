@@ -903,7 +903,7 @@ mod tests {
     impl Read for Trickle<'_> {
         fn read(&mut self, into: &mut [u8]) -> io::Result<usize> {
             self.reads += 1;
-            if self.reads % 5 == 0 {
+            if self.reads.is_multiple_of(5) {
                 return Err(io::ErrorKind::Interrupted.into());
             }
             let n = self.chunk.min(into.len()).min(self.bytes.len());

@@ -1,11 +1,13 @@
 //! Plain data shared by every Rampart stage. No I/O and no logic beyond constructors
 //! and formatting, so that decoders, detectors and the store agree on one shape.
 
+mod access;
 mod detection;
 mod flow;
 mod net;
 mod time;
 
+pub use access::Role;
 pub use detection::{
     DdosDetection, DdosVector, Detection, Direction, Range, ScanDetection, ScanProtocol, ScanType,
     TopAddr, TopPort,

@@ -80,6 +80,84 @@ impl Serialize for Timestamp {
     }
 }
 
+/// RFC 3339 (`2026-11-22T10:00:00Z`, fractions and `+01:00` offsets too), or a plain
+/// number of Unix seconds. Times before 1970 are refused.
+impl std::str::FromStr for Timestamp {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)");
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse::<u64>()
+                .map(Timestamp::from_secs)
+                .map_err(|_| bad());
+        }
+        let b = s.as_bytes();
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+            return Err(bad());
+        }
+        if b[13] != b':' || b[16] != b':' {
+            return Err(bad());
+        }
+        let num = |from: usize, to: usize| -> Result<i64, String> {
+            s.get(from..to)
+                .filter(|d| d.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(bad)
+        };
+        let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+        let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return Err(bad());
+        }
+        let mut i = 19;
+        let mut nanos = 0u64;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                if i - start < 9 {
+                    nanos = nanos * 10 + u64::from(b[i] - b'0');
+                }
+                i += 1;
+            }
+            if i == start {
+                return Err(bad());
+            }
+            for _ in (i - start).min(9)..9 {
+                nanos *= 10;
+            }
+        }
+        let offset_s = match &s[i..] {
+            "Z" | "z" => 0,
+            zone if zone.len() == 6 && matches!(zone.as_bytes()[0], b'+' | b'-') => {
+                let (zh, zm) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                sign * (zh * 3600 + zm * 60)
+            }
+            _ => return Err(bad()),
+        };
+        let secs =
+            days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+        if secs < 0 {
+            return Err(format!("`{s}` is before 1970"));
+        }
+        Ok(Timestamp::from_secs_nanos(secs as u64, nanos as u32))
+    }
+}
+
+/// A proleptic Gregorian date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -109,6 +187,37 @@ mod tests {
             Timestamp::from_secs(951_782_400).to_string(),
             "2000-02-29T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_common_rfc3339_forms() {
+        for t in [0, 951_782_400_123, 1_795_341_600_123, 4_102_444_799_999] {
+            let ts = Timestamp::from_millis(t);
+            assert_eq!(ts.to_string().parse::<Timestamp>(), Ok(ts));
+        }
+        let t = |s: &str| s.parse::<Timestamp>().map(|t| t.as_nanos());
+        assert_eq!(t("2026-11-22T10:00:00Z"), Ok(1_795_341_600_000_000_000));
+        assert_eq!(
+            t("2026-11-22T11:30:00+01:30"),
+            Ok(1_795_341_600_000_000_000)
+        );
+        assert_eq!(t("2026-11-22T10:00:00.5Z"), Ok(1_795_341_600_500_000_000));
+        assert_eq!(
+            t("2026-11-22T10:00:00.123456789Z"),
+            Ok(1_795_341_600_123_456_789)
+        );
+        assert_eq!(t("1795341600"), Ok(1_795_341_600_000_000_000));
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-22T10:00:00",
+            "1969-12-31T23:59:59Z",
+            "2026-11-22T10:00:00.Z",
+            "2026-11-22T10:00:00+1",
+        ] {
+            assert!(t(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `rampart analyze`: the detectors of the daemon run offline over captures, in the captures'
 //! own time, reporting attacks and scans as a table a person reads at a glance or as JSON.
 
-use crate::config::Config;
 use crate::input::{self, Input};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
+use rampart_config::Config;
 use rampart_detect::{DdosDetector, ScanDetector};
 use rampart_flow::{CaptureDecoder, FlowDecoder, FlowFormat, FlowRecord, RecordSink, Timestamp};
 use rampart_model::{DdosDetection, Detection, Direction, ScanDetection};
@@ -246,7 +246,7 @@ fn analyze_file(path: &Path, pipeline: &mut Pipeline) -> Result<InputSummary> {
                         tracing::warn!(file = %name, packet = index, error = %e, "undecodable packet");
                     }
                 }
-                if index % 65_536 == 0 {
+                if index.is_multiple_of(65_536) {
                     progress.update(reader.get_ref().bytes());
                 }
             }

@@ -2,15 +2,15 @@
 //! its own module; this file only parses the command line and reports errors.
 
 mod analyze;
-mod config;
 mod decode;
 mod input;
 mod progress;
 mod replay;
+mod token;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use config::Config;
-use rampart_model::Cidr;
+use rampart_config::{self as config, Config};
+use rampart_model::{Cidr, Role};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,6 +58,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DecodeFormat::Jsonl)]
         format: DecodeFormat,
     },
+    /// Make, list or revoke API tokens (in the store the daemon uses).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Resend the flow-export datagrams of a capture to a collector, at the capture's own pace
     /// unless --rate is given.
     Replay {
@@ -77,8 +84,28 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum TokenAction {
+    /// Make a token; its secret is printed once, as the last word of the last line.
+    Create {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// A name for the audit log (default: the role and the time).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List live tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: u64 },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
 /// Where settings come from, for every command that reads the configuration.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 struct Settings {
     /// TOML configuration file.
     #[arg(long)]
@@ -135,16 +162,26 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { settings } => {
-            if let Err(e) = settings.load() {
-                eprintln!("rampart: {e:#}");
-                return ExitCode::from(EXIT_USAGE);
-            }
-            eprintln!(
-                "rampart serve: not yet. The daemon (listeners, detection, API and console) is \
-                 being built; today `rampart analyze`, `decode`, `replay` and `config` work."
-            );
-            return ExitCode::from(1);
+            let config = match settings.load() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("rampart: {e:#}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            let again = settings.clone();
+            let reload: rampart_server::ReloadFn = Box::new(move || again.load());
+            return match rampart_server::serve(config, Some(reload)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("rampart serve: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
         }
+        Command::Token { action, settings } => settings
+            .load()
+            .and_then(|config| token::run(action, &config)),
         Command::Analyze {
             files,
             settings,
@@ -183,7 +220,7 @@ fn run_config(action: ConfigAction, settings: &Settings) -> anyhow::Result<()> {
             return Ok(());
         }
         ConfigAction::Show => settings.load()?.to_toml()?,
-        ConfigAction::Default => Config::default().to_toml()?,
+        ConfigAction::Default => config::DEFAULT_TOML.to_string(),
     };
     print!("{text}");
     Ok(())

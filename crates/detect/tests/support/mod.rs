@@ -172,7 +172,7 @@ impl Sim {
             self.now_ms += 1;
             let t = self.now_ms;
             // Time first, then the packets of that millisecond, as a capture reader does.
-            if t % 100 == 0 {
+            if t.is_multiple_of(100) {
                 self.tick();
             }
             for s in streams.iter_mut() {
@@ -278,7 +278,7 @@ impl ScanSim {
         while self.now_ms < to_ms {
             self.now_ms += 1;
             let t = self.now_ms;
-            if t % 100 == 0 {
+            if t.is_multiple_of(100) {
                 self.tick();
             }
             for s in streams.iter_mut() {

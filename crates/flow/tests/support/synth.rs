@@ -93,7 +93,7 @@ fn data_set(b: &mut Vec<u8>, first: u32, ipfix: bool) {
     for i in first..first + RECORDS_PER_DATAGRAM {
         flow_fields(b, i, ipfix);
     }
-    while (b.len() - at) % 4 != 0 {
+    while !(b.len() - at).is_multiple_of(4) {
         b.push(0);
     }
     let len = (b.len() - at) as u16;

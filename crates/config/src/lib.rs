@@ -10,6 +10,13 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+mod serve;
+pub use serve::{ApiConfig, ListenConfig, StoreConfig};
+
+/// `rampart config default`: every key with its default and a comment saying what it does.
+/// A test checks that it parses to `Config::default()` and documents every key.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
 /// Config files larger than this are refused: a real one is a few kilobytes.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
@@ -21,6 +28,9 @@ pub struct Config {
     /// counts as protected, and nothing is counted as outbound.
     pub protect: Vec<Cidr>,
     pub detect: DetectConfig,
+    pub listen: ListenConfig,
+    pub api: ApiConfig,
+    pub store: StoreConfig,
 }
 
 /// `[detect]`: one table per detector.
@@ -68,11 +78,14 @@ impl Config {
     }
 
     /// Checks what serde cannot and hands the shared settings to each detector.
-    fn validate(&mut self) -> Result<()> {
+    pub fn validate(&mut self) -> Result<()> {
         self.detect.ddos.protect = self.protect.clone();
         self.detect.ddos.validate()?;
         self.detect.scan.protect = self.protect.clone();
         self.detect.scan.validate()?;
+        self.listen.validate()?;
+        self.api.validate()?;
+        self.store.validate()?;
         Ok(())
     }
 
@@ -241,5 +254,52 @@ mod tests {
         );
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, Config::default());
+    }
+
+    /// Dotted paths of every leaf key of a table.
+    fn leaf_keys(prefix: &str, t: &toml::Table, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(inner) => leaf_keys(&path, inner, out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn documented_default_is_the_default_and_documents_every_key() {
+        let parsed: Config = toml::from_str(DEFAULT_TOML).unwrap();
+        assert_eq!(parsed, Config::default());
+        let mut want = Vec::new();
+        let table: toml::Table = toml::from_str(&Config::default().to_toml().unwrap()).unwrap();
+        leaf_keys("", &table, &mut want);
+        want.sort();
+        // Keys set in the documented file, each right under a comment line.
+        let (mut section, mut commented, mut documented) = (String::new(), false, Vec::new());
+        for line in DEFAULT_TOML.lines() {
+            let line = line.trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_string();
+            } else if let Some((key, _)) = line.split_once(" = ").filter(|_| !line.starts_with('#'))
+            {
+                assert!(commented, "{section}.{key} has no comment in default.toml");
+                documented.push(if section.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{section}.{key}")
+                });
+            }
+            commented = line.starts_with('#');
+        }
+        documented.sort();
+        assert_eq!(
+            documented, want,
+            "default.toml and Config::default() differ in keys"
+        );
     }
 }

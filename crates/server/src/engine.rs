@@ -1,0 +1,177 @@
+//! The detection engine: one thread owning the detectors (the same code `rampart analyze`
+//! runs) and the traffic meter. It takes record batches from the collectors, ticks the
+//! detectors on the wall clock, and hands what they find to the recorder.
+
+use crate::shared::Shared;
+use crate::traffic::TrafficMeter;
+use rampart_config::Config;
+use rampart_detect::{AttackEvent, DdosDetector, ScanDetector, ScanEvent};
+use rampart_model::{FlowRecord, Timestamp};
+use rampart_store::TrafficSample;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{error::TrySendError, Sender};
+
+/// What the engine hands to the recorder.
+#[derive(Debug)]
+pub enum EngineEvent {
+    Attack(AttackEvent),
+    Scan(ScanEvent),
+    Traffic(Vec<TrafficSample>),
+}
+
+/// Orders for the engine from the rest of the daemon.
+#[derive(Debug)]
+pub enum Control {
+    /// Apply a reloaded configuration.
+    Reconfigure(Box<Config>),
+}
+
+pub struct Engine {
+    ddos: DdosDetector,
+    scan: ScanDetector,
+    meter: TrafficMeter,
+    tick_ns: u64,
+    next_tick: u64,
+    shared: Arc<Shared>,
+    out: Sender<EngineEvent>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("next_tick", &self.next_tick)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn new(config: &Config, shared: Arc<Shared>, out: Sender<EngineEvent>) -> Self {
+        let now = crate::clock::now();
+        let ddos = &config.detect.ddos;
+        let tick_ns = ddos.tick_ms.clamp(100, 1000) * 1_000_000;
+        Engine {
+            meter: TrafficMeter::new(
+                &config.protect,
+                ddos.prefix_len_v4,
+                ddos.prefix_len_v6,
+                config.store.rollup_top_hosts,
+                now,
+            ),
+            ddos: DdosDetector::new(ddos.clone()),
+            scan: ScanDetector::new(config.detect.scan.clone()),
+            tick_ns,
+            next_tick: (now.as_nanos() / tick_ns + 1) * tick_ns,
+            shared,
+            out,
+        }
+    }
+
+    /// Runs until the collectors are gone (their senders dropped) or the daemon stops.
+    pub fn run(mut self, records: Receiver<Vec<FlowRecord>>, control: Receiver<Control>) {
+        let mut last_stats = 0u64;
+        loop {
+            let now = crate::clock::now().as_nanos();
+            let wait = Duration::from_nanos(self.next_tick.saturating_sub(now));
+            match records.recv_timeout(wait) {
+                Ok(batch) => self.observe(&batch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            // Take whatever else is queued before ticking, without waiting.
+            while let Ok(batch) = records.try_recv() {
+                self.observe(&batch);
+                if crate::clock::now().as_nanos() >= self.next_tick {
+                    break;
+                }
+            }
+            let now = crate::clock::now();
+            self.tick_until(now);
+            if let Ok(Control::Reconfigure(config)) = control.try_recv() {
+                self.reconfigure(&config);
+            }
+            if now.as_secs() > last_stats {
+                last_stats = now.as_secs();
+                self.shared
+                    .set_detect_stats(self.ddos.stats(), self.scan.stats());
+            }
+            if self.shared.stopping.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+        // Drain what the collectors handed on before they stopped.
+        while let Ok(batch) = records.try_recv() {
+            self.observe(&batch);
+        }
+        self.tick_until(crate::clock::now());
+        let rows = self.meter.flush();
+        if !rows.is_empty() {
+            self.send(EngineEvent::Traffic(rows));
+        }
+    }
+
+    fn observe(&mut self, batch: &[FlowRecord]) {
+        for r in batch {
+            self.ddos.observe(r);
+            self.scan.observe(r);
+            self.meter.observe(r);
+        }
+        self.shared
+            .processed_records
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+
+    fn tick_until(&mut self, now: Timestamp) {
+        // After a long stall (the machine slept), skip ahead rather than replay every tick.
+        let behind = now.as_nanos().saturating_sub(self.next_tick) / self.tick_ns;
+        if behind > 600 {
+            self.next_tick += (behind - 600) * self.tick_ns;
+        }
+        while self.next_tick <= now.as_nanos() {
+            let t = Timestamp::from_nanos(self.next_tick);
+            self.ddos.tick(t);
+            self.scan.tick(t);
+            self.next_tick += self.tick_ns;
+            while let Some(e) = self.ddos.poll_event() {
+                self.send(EngineEvent::Attack(e));
+            }
+            while let Some(e) = self.scan.poll_event() {
+                self.send(EngineEvent::Scan(e));
+            }
+        }
+        let closed = self.meter.advance(now);
+        for s in closed.seconds {
+            self.shared.push_live(s);
+        }
+        if !closed.rollup.is_empty() {
+            self.send(EngineEvent::Traffic(closed.rollup));
+        }
+    }
+
+    /// Never blocks the detectors: a full queue drops the event and counts it.
+    fn send(&self, e: EngineEvent) {
+        match self.out.try_send(e) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
+                self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn reconfigure(&mut self, config: &Config) {
+        let d = &config.detect.ddos;
+        self.meter
+            .set_protect(&config.protect, d.prefix_len_v4, d.prefix_len_v6);
+        if self.ddos.config() != d {
+            self.ddos = DdosDetector::new(d.clone());
+            tracing::warn!("DDoS settings changed: its counters start over");
+        }
+        if self.scan.config() != &config.detect.scan {
+            self.scan = ScanDetector::new(config.detect.scan.clone());
+            tracing::warn!("scan settings changed: its counters start over");
+        }
+        self.tick_ns = d.tick_ms.clamp(100, 1000) * 1_000_000;
+    }
+}

@@ -1,0 +1,338 @@
+//! The recorder: takes what the engine finds, keeps it in the store (detections with their
+//! timelines, traffic rollups) and tells the console. It also carries attacks across a
+//! restart: detections the store holds as active are resumed when the detector finds the same
+//! target again, and ended if it does not within the hysteresis time.
+
+use crate::api::views::detection_json;
+use crate::engine::EngineEvent;
+use crate::shared::{LiveEvent, Shared};
+use rampart_detect::Phase;
+use rampart_model::{Detection, Direction, Timestamp};
+use rampart_store::{
+    DetectionQuery, DetectionState, DetectionUpdate, Store, StoredDetection, TimelineEntry,
+};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::Receiver;
+
+/// What makes two detections the same case across a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct CaseKey {
+    kind: &'static str,
+    target: String,
+    direction: Option<Direction>,
+    source: Option<String>,
+}
+
+fn key_of(d: &Detection) -> CaseKey {
+    match d {
+        Detection::Ddos(a) => CaseKey {
+            kind: "ddos",
+            target: a.target.to_string(),
+            direction: Some(a.direction),
+            source: None,
+        },
+        Detection::Scan(s) => CaseKey {
+            kind: "scan",
+            target: s.target.to_string(),
+            direction: Some(s.direction),
+            source: Some(s.source.to_string()),
+        },
+    }
+}
+
+fn key_of_stored(d: &StoredDetection) -> Option<CaseKey> {
+    let kind = match d.kind.as_str() {
+        "ddos" => "ddos",
+        "scan" => "scan",
+        _ => return None,
+    };
+    Some(CaseKey {
+        kind,
+        target: d.target.clone(),
+        direction: d.direction,
+        source: d.source.clone(),
+    })
+}
+
+/// Runs a blocking store call off the async executor.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> rampart_store::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+pub struct Recorder {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    /// Detector ids (per detector) to store ids, while the detection is open.
+    open: HashMap<(&'static str, u64), u64>,
+    /// Active in the store at start and not yet found again.
+    restored: HashMap<CaseKey, u64>,
+    /// When the restored ones that were not found again are ended.
+    restore_deadline: tokio::time::Instant,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("open", &self.open.len())
+            .field("restored", &self.restored.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn pps(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bps(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.1} Gbit/s", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1} Mbit/s", n as f64 / 1e6),
+        n => format!("{:.0} kbit/s", n as f64 / 1e3),
+    }
+}
+
+/// The timeline entry of a detector event.
+fn entry(phase: Phase, d: &Detection, at: Timestamp) -> TimelineEntry {
+    let event = match phase {
+        Phase::Started => "started",
+        Phase::Updated => "updated",
+        Phase::Ended => "ended",
+    };
+    let (summary, detail) = match d {
+        Detection::Ddos(a) => {
+            let vectors: Vec<&str> = a.vectors.iter().map(|v| v.as_str()).collect();
+            let summary = match phase {
+                Phase::Started => a.evidence.clone(),
+                Phase::Updated => format!(
+                    "peak {} pps, {}; vectors {}",
+                    pps(a.peak_pps),
+                    bps(a.peak_bps),
+                    vectors.join(", ")
+                ),
+                Phase::Ended => format!(
+                    "ended; peak was {} pps, {}",
+                    pps(a.peak_pps),
+                    bps(a.peak_bps)
+                ),
+            };
+            (
+                summary,
+                json!({"peak_pps": a.peak_pps, "peak_bps": a.peak_bps, "vectors": vectors,
+                       "confidence": a.confidence}),
+            )
+        }
+        Detection::Scan(s) => {
+            let summary = match phase {
+                Phase::Started => s.evidence.clone(),
+                Phase::Updated => format!("{} ports, {} hosts probed", s.ports, s.hosts),
+                Phase::Ended => format!("ended; {} probes in all", s.probes),
+            };
+            (
+                summary,
+                json!({"ports": s.ports, "hosts": s.hosts, "probes": s.probes}),
+            )
+        }
+    };
+    TimelineEntry {
+        at,
+        event: event.into(),
+        summary,
+        detail,
+    }
+}
+
+impl Recorder {
+    /// Loads the detections left active by the previous run. They are ended if not found
+    /// again within `grace`.
+    pub async fn new(store: Arc<dyn Store>, shared: Arc<Shared>, grace: Duration) -> Self {
+        let mut restored = HashMap::new();
+        let active = blocking(&store, |s| {
+            s.detections(&DetectionQuery {
+                state: Some(DetectionState::Active),
+                limit: 10_000,
+                ..Default::default()
+            })
+        })
+        .await;
+        match active {
+            Ok(list) => {
+                let now = crate::clock::now();
+                for d in list {
+                    let Some(key) = key_of_stored(&d) else {
+                        continue;
+                    };
+                    let id = d.id;
+                    restored.insert(key, id);
+                    let e = TimelineEntry {
+                        at: now,
+                        event: "restored".into(),
+                        summary: "rampart restarted; the attack stays open until it is seen \
+                                  again or the hysteresis time passes"
+                            .into(),
+                        detail: json!({}),
+                    };
+                    if let Err(err) = blocking(&store, move |s| s.add_timeline(id, &e)).await {
+                        tracing::warn!(id, error = %err, "noting a restored detection");
+                    }
+                }
+                if !restored.is_empty() {
+                    tracing::info!(
+                        detections = restored.len(),
+                        "restored active detections from the store"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading active detections"),
+        }
+        Recorder {
+            store,
+            shared,
+            open: HashMap::new(),
+            restored,
+            restore_deadline: tokio::time::Instant::now() + grace,
+        }
+    }
+
+    pub async fn run(mut self, mut events: Receiver<EngineEvent>) {
+        loop {
+            let deadline = self.restore_deadline;
+            let pending_restore = !self.restored.is_empty();
+            tokio::select! {
+                e = events.recv() => match e {
+                    Some(e) => self.handle(e).await,
+                    None => break,
+                },
+                () = tokio::time::sleep_until(deadline), if pending_restore => {
+                    self.end_restored().await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, e: EngineEvent) {
+        match e {
+            EngineEvent::Attack(a) => {
+                self.detection("ddos", a.id, a.phase, Detection::Ddos(a.detection))
+                    .await
+            }
+            EngineEvent::Scan(s) => {
+                self.detection("scan", s.id, s.phase, Detection::Scan(s.detection))
+                    .await
+            }
+            EngineEvent::Traffic(rows) => {
+                if let Err(e) = blocking(&self.store, move |s| s.add_traffic(&rows)).await {
+                    self.store_error("saving traffic", &e);
+                }
+            }
+        }
+    }
+
+    async fn detection(&mut self, kind: &'static str, det_id: u64, phase: Phase, d: Detection) {
+        let now = crate::clock::now();
+        let mut e = entry(phase, &d, now);
+        let known = self.open.get(&(kind, det_id)).copied();
+        let id = match (known, phase) {
+            (Some(id), _) => Some(id),
+            (None, Phase::Started) => {
+                let resumed = self.restored.remove(&key_of(&d));
+                if resumed.is_some() {
+                    e.event = "resumed".into();
+                    e.summary = format!("seen again after the restart: {}", e.summary);
+                }
+                resumed
+            }
+            // An update or end of a detection we never saw start (the engine dropped it):
+            // keep it as a new one rather than lose it.
+            (None, _) => None,
+        };
+        let state = if phase == Phase::Ended {
+            DetectionState::Ended
+        } else {
+            DetectionState::Active
+        };
+        // Saved and read back in one call, so that the console sees what is kept.
+        let result = blocking(&self.store, move |s| {
+            let id = s.save_detection(&DetectionUpdate {
+                id,
+                detection: &d,
+                state,
+                entry: e,
+            })?;
+            s.detection(id)
+        })
+        .await;
+        match result {
+            Ok(Some(stored)) => {
+                if phase == Phase::Ended {
+                    self.open.remove(&(kind, det_id));
+                } else {
+                    self.open.insert((kind, det_id), stored.id);
+                }
+                let phase = match phase {
+                    Phase::Started => "started",
+                    Phase::Updated => "updated",
+                    Phase::Ended => "ended",
+                };
+                let _ = self.shared.events.send(LiveEvent::Detection {
+                    phase: phase.into(),
+                    detection: detection_json(&stored),
+                });
+            }
+            Ok(None) => {}
+            Err(err) => self.store_error("saving a detection", &err),
+        }
+    }
+
+    async fn end_restored(&mut self) {
+        let now = crate::clock::now();
+        let ids: Vec<u64> = self.restored.drain().map(|(_, id)| id).collect();
+        for id in ids {
+            let e = TimelineEntry {
+                at: now,
+                event: "ended".into(),
+                summary: "not seen again after the restart".into(),
+                detail: json!({}),
+            };
+            let r = blocking(&self.store, move |s| {
+                let end = s.detection(id)?.map_or(now, |d| d.updated.min(now));
+                s.end_detection(id, end, &e)?;
+                s.detection(id)
+            })
+            .await;
+            match r {
+                Ok(Some(stored)) => {
+                    let _ = self.shared.events.send(LiveEvent::Detection {
+                        phase: "ended".into(),
+                        detection: detection_json(&stored),
+                    });
+                }
+                Ok(None) => {}
+                Err(err) => self.store_error("ending a restored detection", &err),
+            }
+        }
+    }
+
+    fn store_error(&self, what: &str, e: &str) {
+        self.shared.store_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "{what}");
+    }
+}

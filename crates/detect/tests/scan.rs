@@ -391,7 +391,11 @@ fn vertical_scan_from_flow_records() {
     let mut sim = ScanSim::new(scan_protected());
     let flows = Stream::new(250.0, 1_000, 4_999, |n, ms| {
         let port = 1 + n as u16;
-        let flags = if port.is_multiple_of(100) { SYN | 0x04 } else { SYN };
+        let flags = if port.is_multiple_of(100) {
+            SYN | 0x04
+        } else {
+            SYN
+        };
         Rec::new(SCANNER, HOST)
             .tcp(61_234, port, flags)
             .flow(FlowFormat::Netflow9, 0, 0, 1, 44)

@@ -132,9 +132,10 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
         .spawn(move || engine.run(record_rx, control_rx))
         .context("starting the engine thread")?;
 
-    // Restored attacks end if not seen again within the hysteresis time, plus slack for
-    // exporters' flow timeouts.
-    let grace = Duration::from_secs(config.detect.ddos.end_after_s + 60);
+    // Restored attacks end if not seen again within the hysteresis time, plus the lateness
+    // allowed to flow records (exporters' timeouts).
+    let grace =
+        Duration::from_secs(config.detect.ddos.end_after_s + config.detect.ddos.max_lateness_s);
     let recorder = recorder::Recorder::new(store.clone(), shared.clone(), grace).await;
     let recorder = tokio::spawn(recorder.run(event_rx));
 

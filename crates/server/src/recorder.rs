@@ -70,13 +70,50 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| e.to_string())
 }
 
+/// What a detection resumed after a restart keeps from before it: its first start and its
+/// highest peak, which the new detector does not know.
+#[derive(Clone, Copy, Debug)]
+struct Carry {
+    start: Timestamp,
+    peak_pps: u64,
+    peak_bps: u64,
+}
+
+impl Carry {
+    fn of(d: &StoredDetection) -> Carry {
+        Carry {
+            start: d.start,
+            peak_pps: d.body["peak_pps"].as_u64().unwrap_or(0),
+            peak_bps: d.body["peak_bps"].as_u64().unwrap_or(0),
+        }
+    }
+
+    fn apply(&self, d: &mut Detection) {
+        match d {
+            Detection::Ddos(a) => {
+                a.start = a.start.min(self.start);
+                a.peak_pps = a.peak_pps.max(self.peak_pps);
+                a.peak_bps = a.peak_bps.max(self.peak_bps);
+            }
+            Detection::Scan(s) => s.start = s.start.min(self.start),
+        }
+    }
+}
+
+/// An open detection: where it is kept, and what it carries from before a restart.
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    id: u64,
+    carry: Option<Carry>,
+}
+
 pub struct Recorder {
     store: Arc<dyn Store>,
     shared: Arc<Shared>,
     /// Detector ids (per detector) to store ids, while the detection is open.
-    open: HashMap<(&'static str, u64), u64>,
+    open: HashMap<(&'static str, u64), Open>,
     /// Active in the store at start and not yet found again.
-    restored: HashMap<CaseKey, u64>,
+    restored: HashMap<CaseKey, Open>,
     /// When the restored ones that were not found again are ended.
     restore_deadline: tokio::time::Instant,
 }
@@ -181,7 +218,13 @@ impl Recorder {
                         continue;
                     };
                     let id = d.id;
-                    restored.insert(key, id);
+                    restored.insert(
+                        key,
+                        Open {
+                            id,
+                            carry: Some(Carry::of(&d)),
+                        },
+                    );
                     let e = TimelineEntry {
                         at: now,
                         event: "restored".into(),
@@ -246,24 +289,30 @@ impl Recorder {
         }
     }
 
-    async fn detection(&mut self, kind: &'static str, det_id: u64, phase: Phase, d: Detection) {
+    async fn detection(&mut self, kind: &'static str, det_id: u64, phase: Phase, mut d: Detection) {
         let now = crate::clock::now();
-        let mut e = entry(phase, &d, now);
         let known = self.open.get(&(kind, det_id)).copied();
-        let id = match (known, phase) {
-            (Some(id), _) => Some(id),
+        let mut resumed = false;
+        let open = match (known, phase) {
+            (Some(o), _) => Some(o),
             (None, Phase::Started) => {
-                let resumed = self.restored.remove(&key_of(&d));
-                if resumed.is_some() {
-                    e.event = "resumed".into();
-                    e.summary = format!("seen again after the restart: {}", e.summary);
-                }
-                resumed
+                let r = self.restored.remove(&key_of(&d));
+                resumed = r.is_some();
+                r
             }
             // An update or end of a detection we never saw start (the engine dropped it):
             // keep it as a new one rather than lose it.
             (None, _) => None,
         };
+        if let Some(carry) = open.and_then(|o| o.carry) {
+            carry.apply(&mut d);
+        }
+        let mut e = entry(phase, &d, now);
+        if resumed {
+            e.event = "resumed".into();
+            e.summary = format!("seen again after the restart: {}", e.summary);
+        }
+        let id = open.map(|o| o.id);
         let state = if phase == Phase::Ended {
             DetectionState::Ended
         } else {
@@ -285,7 +334,14 @@ impl Recorder {
                 if phase == Phase::Ended {
                     self.open.remove(&(kind, det_id));
                 } else {
-                    self.open.insert((kind, det_id), stored.id);
+                    let carry = open.and_then(|o| o.carry);
+                    self.open.insert(
+                        (kind, det_id),
+                        Open {
+                            id: stored.id,
+                            carry,
+                        },
+                    );
                 }
                 let phase = match phase {
                     Phase::Started => "started",
@@ -304,7 +360,7 @@ impl Recorder {
 
     async fn end_restored(&mut self) {
         let now = crate::clock::now();
-        let ids: Vec<u64> = self.restored.drain().map(|(_, id)| id).collect();
+        let ids: Vec<u64> = self.restored.drain().map(|(_, o)| o.id).collect();
         for id in ids {
             let e = TimelineEntry {
                 at: now,

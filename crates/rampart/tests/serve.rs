@@ -1,0 +1,324 @@
+#![allow(clippy::unwrap_used)]
+//! `rampart serve` end to end on loopback: every route of the API refuses a missing, wrong
+//! or too-low token; bad datagrams are counted, not fatal; a SYN flood exported live by
+//! softflowd appears in the API and the metrics, and survives a restart of the daemon; the
+//! configuration reloads on SIGHUP.
+
+#[path = "support/daemon.rs"]
+mod daemon;
+#[path = "support/traffic.rs"]
+mod traffic;
+
+use daemon::{request, token, wait_for, Daemon, LiveExporter, Scratch};
+use rampart_model::Role;
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use traffic::{Scenario, Target, Vector};
+
+fn strings(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+/// A concrete path for a route pattern.
+fn concrete(path: &str) -> String {
+    // Token 999 does not exist: revoking it must not revoke the walk's own tokens.
+    let id = if path.starts_with("/api/v1/tokens") {
+        "999"
+    } else {
+        "1"
+    };
+    path.replace("{id}", id).replace("{file}", "app.js")
+}
+
+fn body_for(method: &str, path: &str) -> Option<&'static str> {
+    match (method, path) {
+        ("POST", "/api/v1/tokens") => Some(r#"{"name":"walk","role":"viewer"}"#),
+        _ => None,
+    }
+}
+
+#[test]
+fn every_route_refuses_missing_wrong_and_too_low_tokens() {
+    let dir = Scratch::new("routes");
+    let tokens: Vec<(Role, String)> = Role::ALL
+        .iter()
+        .map(|&r| (r, token(dir.path(), r.as_str(), &format!("t-{r}"))))
+        .collect();
+    let d = Daemon::start(dir.path(), &[]);
+    let mut checked = 0;
+    for r in rampart_server::ROUTES {
+        let (method, path) = (r.method.as_str(), concrete(r.path));
+        let body = body_for(method, r.path);
+        let call = |t: Option<&str>| request(d.api, method, &path, t, body);
+        let Some(need) = r.role else {
+            let resp = call(None);
+            assert_eq!(resp.status, 200, "{method} {path} is open: {}", resp.body);
+            continue;
+        };
+        let none = call(None);
+        assert_eq!(
+            none.status, 401,
+            "{method} {path} without a token: {}",
+            none.body
+        );
+        assert!(
+            none.body.contains("\"error\""),
+            "{method} {path}: {}",
+            none.body
+        );
+        assert!(none
+            .headers
+            .to_ascii_lowercase()
+            .contains("www-authenticate: bearer"));
+        let wrong = call(Some(
+            "rmp_0000000000000000000000000000000000000000000000000000000000000000",
+        ));
+        assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+        for (role, secret) in &tokens {
+            let resp = call(Some(secret));
+            if *role < need {
+                assert_eq!(resp.status, 403, "{method} {path} as {role}: {}", resp.body);
+                assert!(resp.body.contains(need.as_str()), "{}", resp.body);
+            } else {
+                assert!(
+                    ![401, 403].contains(&resp.status),
+                    "{method} {path} as {role}: {} {}",
+                    resp.status,
+                    resp.body
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} protected routes");
+    // Unknown routes answer JSON 404s; the OpenAPI document lists every API route.
+    let admin = &tokens[2].1;
+    let nope = d.get("/api/v1/nope", Some(admin));
+    assert_eq!(nope.status, 404);
+    assert!(nope.body.contains("\"error\""));
+    let doc = d.json("/api/v1/openapi.json", admin);
+    for r in rampart_server::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+    {
+        let p = &doc["paths"][r.path][r.method.as_str().to_ascii_lowercase()];
+        assert!(p.is_object(), "openapi.json lacks {} {}", r.method, r.path);
+    }
+    // Bad query parameters name themselves.
+    let bad = d.get("/api/v1/attacks?state=gone", Some(admin));
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("state"), "{}", bad.body);
+    let bad = d.get("/api/v1/traffic?from=yesterday", Some(admin));
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("from"), "{}", bad.body);
+    // What the walk did is in the audit log, by token name.
+    let audit = d.json("/api/v1/audit", admin);
+    assert!(audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "token.create" && e["actor"] == "token:t-admin"));
+    d.stop();
+}
+
+#[test]
+fn bad_datagrams_are_counted_and_good_ones_still_decoded() {
+    let dir = Scratch::new("bad");
+    let t = token(dir.path(), "viewer", "v");
+    let d = Daemon::start(dir.path(), &[]);
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for junk in [
+        &b""[..],
+        &[0xff; 3][..],
+        &[0, 9, 0, 1, 0xde, 0xad][..],
+        &[0, 10, 0, 200, 1, 2, 3, 4][..],
+        &[0u8; 1400][..],
+    ] {
+        s.send_to(junk, d.flow).unwrap();
+    }
+    // A valid NetFlow v5 datagram with one record.
+    let mut v5 = vec![0u8; 24 + 48];
+    v5[0..2].copy_from_slice(&5u16.to_be_bytes());
+    v5[2..4].copy_from_slice(&1u16.to_be_bytes());
+    v5[24..28].copy_from_slice(&[198, 51, 100, 1]);
+    v5[28..32].copy_from_slice(&[203, 0, 113, 9]);
+    v5[40..44].copy_from_slice(&10u32.to_be_bytes());
+    v5[44..48].copy_from_slice(&1000u32.to_be_bytes());
+    v5[62] = 17;
+    s.send_to(&v5, d.flow).unwrap();
+    let e = wait_for(10, "the exporter's counters", || {
+        let v = d.json("/api/v1/exporters", &t);
+        let e = v["exporters"][0].clone();
+        (e["datagrams"].as_u64() == Some(6)).then_some(e)
+    });
+    assert_eq!(e["address"], "127.0.0.1");
+    assert_eq!(e["records"], 1);
+    assert!(e["errors"].as_u64().unwrap() >= 4, "{e}");
+    assert!(e["last_error"].is_string(), "{e}");
+    let status = d.json("/api/v1/status", &t);
+    assert_eq!(status["pipeline"]["processed_records"], 1);
+    let m = d.get("/metrics", Some(&t));
+    assert!(
+        m.body
+            .contains("rampart_exporter_errors_total{exporter=\"127.0.0.1\"}"),
+        "{}",
+        m.body
+    );
+    d.stop();
+}
+
+#[test]
+fn exporters_outside_the_allow_list_are_refused_and_sighup_reloads() {
+    let dir = Scratch::new("allow");
+    let t = token(dir.path(), "admin", "a");
+    let conf = dir.path().join("rampart.toml");
+    std::fs::write(&conf, "[listen]\nexporters = [\"192.0.2.0/24\"]\n").unwrap();
+    let d = Daemon::start(dir.path(), &strings(&["--config", "rampart.toml"]));
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.send_to(&[0, 5, 0, 0], d.flow).unwrap();
+    wait_for(10, "a refused datagram", || {
+        let v = d.json("/api/v1/status", &t);
+        (v["pipeline"]["refused_datagrams"] == 1).then_some(())
+    });
+    let v = d.json("/api/v1/exporters", &t);
+    assert_eq!(v["refused"][0]["address"], "127.0.0.1");
+    // Allow loopback and lower a threshold; SIGHUP applies both.
+    std::fs::write(
+        &conf,
+        "protect = [\"203.0.113.0/24\"]\n[listen]\nexporters = [\"127.0.0.0/8\"]\n[detect.ddos]\nhost_pps = 777\n",
+    )
+    .unwrap();
+    d.signal("HUP");
+    wait_for(10, "the reload", || {
+        let c = d.json("/api/v1/config", &t);
+        (c["detect"]["ddos"]["host_pps"] == 777).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    s.send_to(&[0, 5, 0, 0], d.flow).unwrap();
+    wait_for(10, "an accepted datagram", || {
+        let v = d.json("/api/v1/exporters", &t);
+        (v["exporters"][0]["datagrams"] == 1).then_some(())
+    });
+    // A change that needs a restart is refused, said so, and audited.
+    std::fs::write(&conf, "[store]\npath = \"elsewhere\"\n").unwrap();
+    let r = request(d.api, "POST", "/api/v1/config/reload", Some(&t), None);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("restart"), "{}", r.body);
+    let audit = d.json("/api/v1/audit", &t);
+    let results: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "config.reload")
+        .map(|e| e["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["refused", "ok"], "{audit}");
+    d.stop();
+}
+
+/// The SYN flood of the scenario: target, first packet and thresholds.
+fn flood(dir: &std::path::Path, seconds: f64) -> (std::path::PathBuf, Vec<String>) {
+    let target = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 100));
+    let scenario = Scenario::new(7, seconds).attack(
+        Vector::SynFlood,
+        Target::Host(target),
+        2.0,
+        seconds - 3.0,
+        3.0,
+    );
+    let pcap = dir.join("syn.pcap");
+    scenario.write(&pcap).unwrap();
+    let mut args = scenario.thresholds.args();
+    // Short hysteresis and lateness, so that the test sees the end within seconds.
+    args.extend(strings(&[
+        "--set",
+        "detect.ddos.end_after_s=3",
+        "--set",
+        "detect.ddos.max_lateness_s=5",
+    ]));
+    (pcap, args)
+}
+
+/// The collector address softflowd sends to, from the first daemon's log.
+fn exporter_collector(log: &str) -> String {
+    let line = log
+        .lines()
+        .find(|l| l.contains("collecting flows"))
+        .unwrap();
+    let at = line.find("listen=").unwrap() + "listen=".len();
+    line[at..].split_whitespace().next().unwrap().to_string()
+}
+
+fn active_attack(d: &Daemon, t: &str) -> Option<Value> {
+    let v = d.json("/api/v1/attacks?state=active", t);
+    v["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["target"] == "203.0.113.100")
+        .cloned()
+}
+
+#[test]
+fn a_live_flood_appears_and_survives_a_restart() {
+    let dir = Scratch::new("live");
+    let t = token(dir.path(), "viewer", "v");
+    let (pcap, args) = flood(dir.path(), 24.0);
+    let d = Daemon::start(dir.path(), &args);
+    let exporter = LiveExporter::start("live", d.flow);
+    let mut replay = exporter.replay(&pcap);
+    let attack = wait_for(40, "the flood in /api/v1/attacks", || active_attack(&d, &t));
+    assert_eq!(attack["kind"], "ddos");
+    assert_eq!(attack["vector"], "syn_flood");
+    assert_eq!(attack["direction"], "inbound");
+    assert_eq!(attack["state"], "active");
+    assert_eq!(attack["timeline"][0]["event"], "started");
+    let id = attack["id"].as_u64().unwrap();
+    let one = d.json(&format!("/api/v1/attacks/{id}"), &t);
+    assert_eq!(one["target"], "203.0.113.100");
+    // The detectors' state reaches the metrics within a second.
+    let m = wait_for(5, "the attack in the metrics", || {
+        let m = d.get("/metrics", Some(&t)).body;
+        m.contains("rampart_ddos_attacks_active 1").then_some(m)
+    });
+    assert!(m.contains("rampart_exporter_records_total{exporter=\"127.0.0.1\"}"));
+    // Stop and start again while the flood goes on: the same attack, restored and resumed.
+    let log = d.stop();
+    assert!(log.contains("stopped"), "{log}");
+    let same_port = format!("listen.flow=[\"{}\"]", exporter_collector(&log));
+    let d = Daemon::start(
+        dir.path(),
+        &[args.clone(), strings(&["--set", &same_port])].concat(),
+    );
+    let log = d.log();
+    assert!(log.contains("restored active detections"), "{log}");
+    let resumed = wait_for(20, "the attack resumed after the restart", || {
+        let a = d.json(&format!("/api/v1/attacks/{id}"), &t);
+        let events: Vec<String> = a["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect();
+        events.contains(&"resumed".to_string()).then_some(events)
+    });
+    assert!(resumed.contains(&"restored".to_string()), "{resumed:?}");
+    // The resumed attack keeps its first start and its highest peak.
+    let now = d.json(&format!("/api/v1/attacks/{id}"), &t);
+    assert_eq!(now["start"], attack["start"], "{now}");
+    assert!(
+        now["peak_pps"].as_u64() >= attack["peak_pps"].as_u64(),
+        "{now}"
+    );
+    replay.wait();
+    // The flood stops; the attack ends after the hysteresis.
+    let ended = wait_for(30, "the attack's end", || {
+        let a = d.json(&format!("/api/v1/attacks/{id}"), &t);
+        (a["state"] == "ended").then_some(a)
+    });
+    assert!(ended["end"].is_string(), "{ended}");
+    let past = d.json("/api/v1/attacks?state=ended", &t);
+    assert_eq!(past["attacks"][0]["id"], id);
+    drop(exporter);
+    d.stop();
+}

@@ -5,6 +5,7 @@
 use anyhow::{bail, Context, Result};
 use rampart_detect::{DdosConfig, ScanConfig};
 use rampart_model::Cidr;
+use rampart_respond::RespondConfig;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Read;
@@ -28,6 +29,7 @@ pub struct Config {
     /// counts as protected, and nothing is counted as outbound.
     pub protect: Vec<Cidr>,
     pub detect: DetectConfig,
+    pub respond: RespondConfig,
     pub listen: ListenConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
@@ -83,6 +85,7 @@ impl Config {
         self.detect.ddos.validate()?;
         self.detect.scan.protect = self.protect.clone();
         self.detect.scan.validate()?;
+        self.respond.validate()?;
         self.listen.validate()?;
         self.api.validate()?;
         self.store.validate()?;
@@ -245,6 +248,38 @@ mod tests {
     }
 
     #[test]
+    fn respond_and_serve_keys_validate_by_name() {
+        let c = load(
+            None,
+            &[
+                "respond.dry_run=false",
+                "respond.never=[\"203.0.113.53/32\"]",
+            ],
+            &[],
+        )
+        .unwrap();
+        assert!(!c.respond.dry_run);
+        assert_eq!(c.respond.never.len(), 1);
+        for (set, key) in [
+            ("respond.max_active=0", "respond.max_active"),
+            (
+                "respond.blackhole.communities=[\"65535:666666\"]",
+                "respond.blackhole.communities",
+            ),
+            (
+                "respond.flowspec_max_collateral=2.0",
+                "respond.flowspec_max_collateral",
+            ),
+            ("listen.sockets_per_port=0", "listen.sockets_per_port"),
+            ("store.retention_days=0", "store.retention_days"),
+            ("api.max_body_bytes=1", "api.max_body_bytes"),
+        ] {
+            let e = load(None, &[set], &[]).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{set}: {e:#}");
+        }
+    }
+
+    #[test]
     fn default_renders_and_reads_back() {
         let text = Config::default().to_toml().unwrap();
         assert!(text.contains("host_pps = 20000"), "{text}");
@@ -279,20 +314,31 @@ mod tests {
         let table: toml::Table = toml::from_str(&Config::default().to_toml().unwrap()).unwrap();
         leaf_keys("", &table, &mut want);
         want.sort();
-        // Keys set in the documented file, each right under a comment line.
+        // Keys set in the documented file, each right under a comment line. An array of
+        // tables (`[[respond.rules]]`) is one key, documented above its first header.
         let (mut section, mut commented, mut documented) = (String::new(), false, Vec::new());
+        let mut in_array = false;
         for line in DEFAULT_TOML.lines() {
             let line = line.trim();
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            if let Some(name) = line.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+                if !documented.contains(&name.to_string()) {
+                    assert!(commented, "[[{name}]] has no comment in default.toml");
+                    documented.push(name.to_string());
+                }
+                in_array = true;
+            } else if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.to_string();
+                in_array = false;
             } else if let Some((key, _)) = line.split_once(" = ").filter(|_| !line.starts_with('#'))
             {
-                assert!(commented, "{section}.{key} has no comment in default.toml");
-                documented.push(if section.is_empty() {
-                    key.to_string()
-                } else {
-                    format!("{section}.{key}")
-                });
+                if !in_array {
+                    assert!(commented, "{section}.{key} has no comment in default.toml");
+                    documented.push(if section.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{section}.{key}")
+                    });
+                }
             }
             commented = line.starts_with('#');
         }

@@ -1,7 +1,7 @@
 //! Event time as Unix nanoseconds. Offline runs take it from captures, live runs from the
 //! clock; either way it is a plain value passed in, never read from the OS here.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Nanoseconds since the Unix epoch (UTC). Times before 1970 are clamped to the epoch:
@@ -77,6 +77,13 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -1,0 +1,19 @@
+//! What Rampart does about what it detects. The [`Policy`] decides, for each detection, which
+//! mitigations to take (FlowSpec rules from the attack's fingerprint, a diversion to
+//! scrubbing, a blackhole, a ban of a source), when they escalate, renew and end, and refuses
+//! whatever its guards forbid: protected addresses, too many at once or per minute, FlowSpec
+//! rules that would drop too much normal traffic, blackholes of whole prefixes. It is
+//! deterministic (time is an argument); the daemon's executors carry out its decisions.
+
+mod config;
+mod flowrule;
+mod mitigation;
+mod policy;
+
+pub use config::{
+    valid_community, BlackholeConfig, DivertConfig, FlowspecConfig, Mode, RespondConfig,
+    RespondConfigError, Rule,
+};
+pub use flowrule::{collateral, rule_for, rules_for, TrafficMix};
+pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
+pub use policy::{Decision, Guard, Phase, Policy, Refusal};

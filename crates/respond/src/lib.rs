@@ -8,6 +8,7 @@
 mod config;
 mod flowrule;
 mod mitigation;
+mod nft;
 mod policy;
 
 pub use config::{
@@ -16,4 +17,5 @@ pub use config::{
 };
 pub use flowrule::{collateral, rule_for, rules_for, TrafficMix};
 pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
+pub use nft::{rule_expr, Ban, NftConfig, NftError, Nftables};
 pub use policy::{Decision, Guard, Phase, Policy, Refusal};

@@ -28,3 +28,11 @@ pub const HOST_ENTRY_BYTES: (usize, usize) = (
     table::bytes_per_address::<u32>(),
     table::bytes_per_address::<[u32; 4]>(),
 );
+
+/// The vector class a record's packets count in, as the DDoS detector counts them: one
+/// class per record by protocol, TCP flag pattern and UDP reflection port (fragments are
+/// counted apart by the detector and are not this class).
+#[inline]
+pub fn vector_of(r: &rampart_model::FlowRecord) -> DdosVector {
+    class::vector(class::classify(r))
+}

@@ -4,6 +4,7 @@
 mod access;
 mod detection;
 mod flow;
+mod mitigation;
 mod net;
 mod time;
 
@@ -13,5 +14,6 @@ pub use detection::{
     TopAddr, TopPort,
 };
 pub use flow::{FlowFormat, FlowRecord};
+pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
 pub use net::{mask, Cidr, CidrError};
 pub use time::Timestamp;

@@ -4,6 +4,7 @@
 mod analyze;
 mod decode;
 mod input;
+mod mitigate;
 mod progress;
 mod replay;
 mod token;
@@ -57,6 +58,17 @@ enum Command {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = DecodeFormat::Jsonl)]
         format: DecodeFormat,
+    },
+    /// Announce, withdraw, list, approve or reject mitigations through the running daemon.
+    Mitigate {
+        #[command(subcommand)]
+        action: mitigate::MitigateAction,
+        /// The daemon's API.
+        #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
+        api: String,
+        /// An analyst's token (or set RAMPART_TOKEN).
+        #[arg(long, global = true)]
+        token: Option<String>,
     },
     /// Make, list or revoke API tokens (in the store the daemon uses).
     Token {
@@ -175,6 +187,19 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("rampart serve: {e:#}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Mitigate { action, api, token } => {
+            return match mitigate::run(action, &api, token) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.is::<mitigate::Refused>() => {
+                    eprintln!("rampart mitigate: {e}");
+                    ExitCode::from(mitigate::EXIT_REFUSED)
+                }
+                Err(e) => {
+                    eprintln!("rampart mitigate: {e:#}");
                     ExitCode::from(1)
                 }
             };

@@ -33,6 +33,10 @@ fn concrete(path: &str) -> String {
 fn body_for(method: &str, path: &str) -> Option<&'static str> {
     match (method, path) {
         ("POST", "/api/v1/tokens") => Some(r#"{"name":"walk","role":"viewer"}"#),
+        ("POST", "/api/v1/mitigations") => {
+            Some(r#"{"kind":"blackhole","target":"198.51.100.77","ttl":"1m"}"#)
+        }
+        ("POST", "/api/v1/mitigations/withdraw") => Some(r#"{"target":"198.51.100.77"}"#),
         _ => None,
     }
 }

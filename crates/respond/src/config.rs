@@ -1,7 +1,7 @@
 //! `[respond]`: which detections get which actions, the guards around them, and what each
 //! kind of announcement carries. Safe by default: dry-run, host routes only, bounded.
 
-use crate::mitigation::{ActionKind, FlowAction};
+use rampart_model::{ActionKind, FlowAction};
 use rampart_model::{Cidr, Direction};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,8 @@ pub struct RespondConfig {
     pub blackhole: BlackholeConfig,
     pub flowspec: FlowspecConfig,
     pub divert: DivertConfig,
+    /// `[respond.nftables]`: bans (and optionally FlowSpec rules) in the local firewall.
+    pub nftables: crate::nft::NftConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -80,6 +82,7 @@ impl Default for RespondConfig {
             blackhole: BlackholeConfig::default(),
             flowspec: FlowspecConfig::default(),
             divert: DivertConfig::default(),
+            nftables: crate::nft::NftConfig::default(),
         }
     }
 }
@@ -260,6 +263,9 @@ impl RespondConfig {
         }
         if self.flowspec.max_rules == 0 || self.flowspec.max_rules > 16 {
             return bad("flowspec.max_rules", "must be 1 to 16");
+        }
+        if let Err(e) = self.nftables.validate() {
+            return bad("nftables", e);
         }
         Ok(())
     }

@@ -1,8 +1,8 @@
 //! FlowSpec rules from an attack's fingerprint, and how much of the target's normal traffic
 //! each would also drop (the collateral guard's question).
 
-use crate::mitigation::{FlowAction, FlowRule, TcpFlags};
 use rampart_model::{DdosDetection, DdosVector};
+use rampart_model::{FlowAction, FlowRule, TcpFlags};
 use std::collections::BTreeMap;
 
 const SYN: u8 = 0x02;

@@ -7,7 +7,6 @@
 
 mod config;
 mod flowrule;
-mod mitigation;
 mod nft;
 mod policy;
 
@@ -16,6 +15,6 @@ pub use config::{
     RespondConfigError, Rule,
 };
 pub use flowrule::{collateral, rule_for, rules_for, TrafficMix};
-pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
 pub use nft::{rule_expr, Ban, NftConfig, NftError, Nftables};
 pub use policy::{Decision, Guard, Phase, Policy, Refusal};
+pub use rampart_model::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};

@@ -2,8 +2,8 @@
 //! of banned sources and a chain of FlowSpec-like drop rules, driven through `nft -j` JSON.
 //! It only ever names its own table, so other tables and their rules are never touched.
 
-use crate::mitigation::{FlowAction, FlowRule, Mitigation};
 use rampart_model::Cidr;
+use rampart_model::{FlowAction, FlowRule, Mitigation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -49,12 +49,12 @@ impl NftConfig {
         };
         if !ok(&self.table) {
             return Err(format!(
-                "respond.nftables.table: `{}` (letters, digits, _ and -, at most 64)",
+                "table `{}` (letters, digits, _ and -, at most 64)",
                 self.table
             ));
         }
         if self.command.is_empty() {
-            return Err("respond.nftables.command: empty".into());
+            return Err("command is empty".into());
         }
         Ok(())
     }

@@ -4,8 +4,8 @@
 
 use crate::config::{Mode, RespondConfig, Rule};
 use crate::flowrule::{collateral, rules_for, TrafficMix};
-use crate::mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState};
 use rampart_model::{mask, Cidr, Detection, Direction, Timestamp};
+use rampart_model::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Where a detection is in its life, as the policy hears of it.
@@ -157,6 +157,11 @@ impl Policy {
     /// New settings (a reload); open cases and mitigations are kept.
     pub fn set_config(&mut self, cfg: RespondConfig) {
         self.cfg = cfg;
+    }
+
+    /// Ids of new mitigations start above this one (the highest ever kept).
+    pub fn set_next_id(&mut self, after: u64) {
+        self.next_id = self.next_id.max(after + 1);
     }
 
     /// Takes back a mitigation that was active before a restart (ids continue after it).

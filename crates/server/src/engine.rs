@@ -5,8 +5,9 @@
 use crate::shared::Shared;
 use crate::traffic::TrafficMeter;
 use rampart_config::Config;
-use rampart_detect::{AttackEvent, DdosDetector, ScanDetector, ScanEvent};
+use rampart_detect::{AttackEvent, DdosDetector, Phase, ScanDetector, ScanEvent};
 use rampart_model::{FlowRecord, Timestamp};
+use rampart_respond::TrafficMix;
 use rampart_store::TrafficSample;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -17,7 +18,8 @@ use tokio::sync::mpsc::{error::TrySendError, Sender};
 /// What the engine hands to the recorder.
 #[derive(Debug)]
 pub enum EngineEvent {
-    Attack(AttackEvent),
+    /// With the target's usual traffic mix when it starts, for the FlowSpec collateral guard.
+    Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
 }
@@ -135,7 +137,20 @@ impl Engine {
             self.scan.tick(t);
             self.next_tick += self.tick_ns;
             while let Some(e) = self.ddos.poll_event() {
-                self.send(EngineEvent::Attack(e));
+                let target = e.detection.target;
+                let mix = match e.phase {
+                    Phase::Started => {
+                        let mix = self.meter.mix_of(target);
+                        self.meter.attack_started(target);
+                        mix
+                    }
+                    Phase::Updated => None,
+                    Phase::Ended => {
+                        self.meter.attack_ended(target);
+                        None
+                    }
+                };
+                self.send(EngineEvent::Attack(e, mix));
             }
             while let Some(e) = self.scan.poll_event() {
                 self.send(EngineEvent::Scan(e));

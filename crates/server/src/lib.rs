@@ -17,6 +17,7 @@ mod engine;
 mod metrics;
 mod prefixes;
 mod recorder;
+mod responder;
 mod shared;
 mod traffic;
 
@@ -136,7 +137,15 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     // allowed to flow records (exporters' timeouts).
     let grace =
         Duration::from_secs(config.detect.ddos.end_after_s + config.detect.ddos.max_lateness_s);
-    let recorder = recorder::Recorder::new(store.clone(), shared.clone(), grace).await;
+    let (respond_in, respond_rx) = tokio::sync::mpsc::channel(4_096);
+    let (command_tx, command_rx) = tokio::sync::mpsc::channel(256);
+    let responder =
+        responder::Responder::new(config.respond.clone(), store.clone(), shared.clone()).await;
+    if config.respond.dry_run {
+        tracing::info!("respond.dry_run: mitigations are decided and audited, not announced");
+    }
+    let responder = tokio::spawn(responder.run(respond_rx, command_rx));
+    let recorder = recorder::Recorder::new(store.clone(), shared.clone(), grace, respond_in).await;
     let recorder = tokio::spawn(recorder.run(event_rx));
 
     let retention = Retention {
@@ -144,7 +153,14 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
         traffic_days: config.store.traffic_retention_days,
         audit_days: config.store.audit_retention_days,
     };
-    let state = api::AppState::new(store.clone(), shared.clone(), config, reload, control_tx);
+    let state = api::AppState::new(
+        store.clone(),
+        shared.clone(),
+        config,
+        reload,
+        control_tx,
+        command_tx,
+    );
     let pruner = tokio::spawn(prune(store.clone(), state.clone(), retention));
     let signals = tokio::spawn(handle_signals(state.clone()));
 
@@ -171,6 +187,8 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     .await
     .context("stopping the pipeline")?;
     let _ = recorder.await;
+    drop(state);
+    let _ = responder.await;
     tracing::info!("stopped");
     Ok(())
 }

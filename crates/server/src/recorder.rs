@@ -116,6 +116,8 @@ pub struct Recorder {
     restored: HashMap<CaseKey, Open>,
     /// When the restored ones that were not found again are ended.
     restore_deadline: tokio::time::Instant,
+    /// Saved detections go on to the responder.
+    respond: tokio::sync::mpsc::Sender<crate::responder::Input>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -200,7 +202,12 @@ fn entry(phase: Phase, d: &Detection, at: Timestamp) -> TimelineEntry {
 impl Recorder {
     /// Loads the detections left active by the previous run. They are ended if not found
     /// again within `grace`.
-    pub async fn new(store: Arc<dyn Store>, shared: Arc<Shared>, grace: Duration) -> Self {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        shared: Arc<Shared>,
+        grace: Duration,
+        respond: tokio::sync::mpsc::Sender<crate::responder::Input>,
+    ) -> Self {
         let mut restored = HashMap::new();
         let active = blocking(&store, |s| {
             s.detections(&DetectionQuery {
@@ -252,6 +259,7 @@ impl Recorder {
             open: HashMap::new(),
             restored,
             restore_deadline: tokio::time::Instant::now() + grace,
+            respond,
         }
     }
 
@@ -273,12 +281,12 @@ impl Recorder {
 
     async fn handle(&mut self, e: EngineEvent) {
         match e {
-            EngineEvent::Attack(a) => {
-                self.detection("ddos", a.id, a.phase, Detection::Ddos(a.detection))
+            EngineEvent::Attack(a, mix) => {
+                self.detection("ddos", a.id, a.phase, Detection::Ddos(a.detection), mix)
                     .await
             }
             EngineEvent::Scan(s) => {
-                self.detection("scan", s.id, s.phase, Detection::Scan(s.detection))
+                self.detection("scan", s.id, s.phase, Detection::Scan(s.detection), None)
                     .await
             }
             EngineEvent::Traffic(rows) => {
@@ -289,7 +297,14 @@ impl Recorder {
         }
     }
 
-    async fn detection(&mut self, kind: &'static str, det_id: u64, phase: Phase, mut d: Detection) {
+    async fn detection(
+        &mut self,
+        kind: &'static str,
+        det_id: u64,
+        phase: Phase,
+        mut d: Detection,
+        mix: Option<rampart_respond::TrafficMix>,
+    ) {
         let now = crate::clock::now();
         let known = self.open.get(&(kind, det_id)).copied();
         let mut resumed = false;
@@ -319,10 +334,11 @@ impl Recorder {
             DetectionState::Active
         };
         // Saved and read back in one call, so that the console sees what is kept.
+        let saved = d.clone();
         let result = blocking(&self.store, move |s| {
             let id = s.save_detection(&DetectionUpdate {
                 id,
-                detection: &d,
+                detection: &saved,
                 state,
                 entry: e,
             })?;
@@ -341,6 +357,25 @@ impl Recorder {
                             id: stored.id,
                             carry,
                         },
+                    );
+                }
+                let policy_phase = match phase {
+                    // A resumed attack is already in the policy's hands from before.
+                    Phase::Started => rampart_respond::Phase::Started,
+                    Phase::Updated => rampart_respond::Phase::Updated,
+                    Phase::Ended => rampart_respond::Phase::Ended,
+                };
+                let input = crate::responder::Input {
+                    id: stored.id,
+                    detection: d,
+                    phase: policy_phase,
+                    mix,
+                };
+                if self.respond.try_send(input).is_err() {
+                    self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        id = stored.id,
+                        "the responder is behind: detection not judged"
                     );
                 }
                 let phase = match phase {

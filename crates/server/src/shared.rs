@@ -76,6 +76,12 @@ pub enum LiveEvent {
     Traffic(LiveSecond),
     /// A detection started, changed or ended: `detection` is shaped as in the API.
     Detection { phase: String, detection: Value },
+    /// A mitigation was applied, renewed, withdrawn, is pending, or was refused.
+    Mitigation {
+        action: String,
+        result: String,
+        mitigation: Value,
+    },
 }
 
 #[derive(Debug)]

@@ -7,7 +7,8 @@
 
 use crate::prefixes::PrefixSet;
 use foldhash::HashMap;
-use rampart_model::{mask, Cidr, Direction, FlowRecord, Timestamp};
+use rampart_model::{mask, Cidr, DdosVector, Direction, FlowRecord, Timestamp};
+use rampart_respond::TrafficMix;
 use rampart_store::{Scope, TrafficSample, Volume};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -44,6 +45,15 @@ pub struct LiveSecond {
     pub prefixes: Vec<PrefixRate>,
 }
 
+/// One host's minute: its volume, and its packets per vector class (inbound only).
+#[derive(Clone, Copy, Debug, Default)]
+struct HostCounts {
+    volume: Volume,
+    by_vector: [u64; VECTORS],
+}
+
+const VECTORS: usize = DdosVector::ALL.len();
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Counts {
     second: Volume,
@@ -75,7 +85,10 @@ pub struct TrafficMeter {
     minute: u64,
     totals: [Counts; 2],
     prefixes: HashMap<(IpAddr, Direction), Counts>,
-    hosts: HashMap<(IpAddr, Direction), Volume>,
+    hosts: HashMap<(IpAddr, Direction), HostCounts>,
+    mix: MixProfiles,
+    /// Targets under attack now: their traffic does not teach their profile.
+    attacked: Vec<Cidr>,
     /// Records whose prefix or host did not fit its table (totals only).
     pub overflow: u64,
 }
@@ -107,6 +120,8 @@ impl TrafficMeter {
             totals: [Counts::default(); 2],
             prefixes: HashMap::default(),
             hosts: HashMap::default(),
+            mix: MixProfiles::default(),
+            attacked: Vec::new(),
             overflow: 0,
         }
     }
@@ -124,14 +139,22 @@ impl TrafficMeter {
         let rate = u64::from(r.sampling_rate.max(1));
         let (packets, bytes) = (r.packets.saturating_mul(rate), r.bytes.saturating_mul(rate));
         if self.everything || self.protect.contains(r.dst_addr) {
-            self.count(r.dst_addr, Direction::Inbound, packets, bytes);
+            let vector = rampart_detect::vector_of(r) as usize;
+            self.count(r.dst_addr, Direction::Inbound, packets, bytes, Some(vector));
         }
         if !self.everything && self.protect.contains(r.src_addr) {
-            self.count(r.src_addr, Direction::Outbound, packets, bytes);
+            self.count(r.src_addr, Direction::Outbound, packets, bytes, None);
         }
     }
 
-    fn count(&mut self, addr: IpAddr, direction: Direction, packets: u64, bytes: u64) {
+    fn count(
+        &mut self,
+        addr: IpAddr,
+        direction: Direction,
+        packets: u64,
+        bytes: u64,
+        vector: Option<usize>,
+    ) {
         let t = &mut self.totals[dir_index(direction)];
         add(&mut t.second, packets, bytes);
         add(&mut t.minute, packets, bytes);
@@ -156,14 +179,17 @@ impl TrafficMeter {
             None => self.overflow += 1,
         }
         let room = self.hosts.len() < MAX_HOSTS;
-        match self.hosts.get_mut(&(addr, direction)) {
-            Some(v) => add(v, packets, bytes),
-            None if room => {
-                let mut v = Volume::default();
-                add(&mut v, packets, bytes);
-                self.hosts.insert((addr, direction), v);
+        let h = match self.hosts.get_mut(&(addr, direction)) {
+            Some(h) => h,
+            None if room => self.hosts.entry((addr, direction)).or_default(),
+            None => {
+                self.overflow += 1;
+                return;
             }
-            None => self.overflow += 1,
+        };
+        add(&mut h.volume, packets, bytes);
+        if let Some(v) = vector {
+            h.by_vector[v] = h.by_vector[v].saturating_add(packets);
         }
     }
 
@@ -268,11 +294,23 @@ impl TrafficMeter {
                 ));
             }
         }
-        let mut hosts: Vec<(&(IpAddr, Direction), &Volume)> = self.hosts.iter().collect();
-        hosts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
-        for (&(addr, direction), v) in hosts.into_iter().take(self.top_hosts) {
-            rows.push(sample(minute, Scope::Host, addr.to_string(), direction, *v));
+        let mut hosts: Vec<(&(IpAddr, Direction), &HostCounts)> = self.hosts.iter().collect();
+        hosts.sort_by(|a, b| b.1.volume.bytes.cmp(&a.1.volume.bytes).then(a.0.cmp(b.0)));
+        for (&(addr, direction), h) in hosts.iter().take(self.top_hosts) {
+            rows.push(sample(
+                minute,
+                Scope::Host,
+                addr.to_string(),
+                direction,
+                h.volume,
+            ));
         }
+        for (&(addr, direction), h) in &self.hosts {
+            if direction == Direction::Inbound && !self.attacked.iter().any(|c| c.contains(addr)) {
+                self.mix.learn(addr, minute, &h.by_vector);
+            }
+        }
+        self.mix.bound();
         self.prefixes.clear();
         self.hosts.clear();
         for t in &mut self.totals {
@@ -281,9 +319,95 @@ impl TrafficMeter {
         rows
     }
 
+    /// A target is under attack (until `attack_ended`): its traffic does not teach its mix.
+    pub fn attack_started(&mut self, target: Cidr) {
+        if !self.attacked.contains(&target) {
+            self.attacked.push(target);
+        }
+    }
+
+    pub fn attack_ended(&mut self, target: Cidr) {
+        self.attacked.retain(|c| *c != target);
+    }
+
+    /// What the target's inbound traffic is usually made of (summed over its hosts for a
+    /// prefix); `None` without history.
+    pub fn mix_of(&self, target: Cidr) -> Option<TrafficMix> {
+        self.mix.of(target)
+    }
+
     /// The rows of the minute so far (at shutdown, so that nothing counted is lost).
     pub fn flush(&mut self) -> Vec<TrafficSample> {
         self.close_minute()
+    }
+}
+
+/// Hosts whose usual traffic mix is kept (about 100 bytes each).
+const MAX_PROFILES: usize = 65_536;
+/// Weight of the newest minute in a profile: about the last twenty minutes count.
+const MIX_ALPHA: f32 = 0.05;
+
+/// Per protected host, packets/s per vector class, as an exponentially weighted average of
+/// its minutes while it was not under attack.
+#[derive(Debug, Default)]
+struct MixProfiles {
+    hosts: HashMap<IpAddr, ([f32; VECTORS], u64)>,
+}
+
+impl MixProfiles {
+    fn learn(&mut self, addr: IpAddr, minute: u64, packets: &[u64; VECTORS]) {
+        let pps = packets.map(|p| p as f32 / 60.0);
+        match self.hosts.get_mut(&addr) {
+            Some((mix, last)) => {
+                for (m, p) in mix.iter_mut().zip(pps) {
+                    *m += MIX_ALPHA * (p - *m);
+                }
+                *last = minute;
+            }
+            None => {
+                self.hosts.insert(addr, (pps, minute));
+            }
+        }
+    }
+
+    /// Forgets the least recently seen hosts beyond the bound.
+    fn bound(&mut self) {
+        if self.hosts.len() <= MAX_PROFILES {
+            return;
+        }
+        let mut minutes: Vec<u64> = self.hosts.values().map(|(_, m)| *m).collect();
+        minutes.sort_unstable();
+        let cut = minutes[self.hosts.len() - MAX_PROFILES];
+        self.hosts.retain(|_, (_, m)| *m > cut);
+    }
+
+    fn of(&self, target: Cidr) -> Option<TrafficMix> {
+        let mut sum = [0f32; VECTORS];
+        let mut found = false;
+        let hosts: Box<dyn Iterator<Item = &[f32; VECTORS]>> = if target.is_host() {
+            Box::new(self.hosts.get(&target.addr()).map(|(m, _)| m).into_iter())
+        } else {
+            Box::new(
+                self.hosts
+                    .iter()
+                    .filter(|(a, _)| target.contains(**a))
+                    .map(|(_, (m, _))| m),
+            )
+        };
+        for m in hosts {
+            found = true;
+            for (s, x) in sum.iter_mut().zip(m) {
+                *s += x;
+            }
+        }
+        found.then(|| TrafficMix {
+            pps: DdosVector::ALL
+                .iter()
+                .zip(sum)
+                .filter(|(_, p)| *p > 0.0)
+                .map(|(v, p)| (*v, f64::from(p)))
+                .collect(),
+        })
     }
 }
 
@@ -376,6 +500,35 @@ mod tests {
             c.seconds[0].prefixes[0].prefix.to_string(),
             "2001:db8:1::/64"
         );
+    }
+
+    #[test]
+    fn mix_profiles_learn_outside_attacks_only() {
+        let protect = ["203.0.113.0/24".parse().unwrap()];
+        let mut m = TrafficMeter::new(&protect, 24, 64, 10, Timestamp::from_secs(0));
+        let mut dns = rec("198.51.100.1", "203.0.113.53", 600, 60_000, 1);
+        dns.ip_protocol = 17;
+        dns.src_port = Some(53);
+        dns.dst_port = Some(40_000);
+        let mut web = rec("198.51.100.1", "203.0.113.53", 60, 6_000, 1);
+        web.ip_protocol = 6;
+        web.tcp_flags = Some(0x1b);
+        m.observe(&dns);
+        m.observe(&web);
+        m.advance(Timestamp::from_secs(60));
+        let mix = m.mix_of("203.0.113.53".parse().unwrap()).unwrap();
+        assert_eq!(mix.pps[&DdosVector::DnsAmplification], 10.0);
+        assert_eq!(mix.pps[&DdosVector::TcpFlood], 1.0);
+        // Under attack, a flood of DNS answers does not become the norm.
+        m.attack_started("203.0.113.53".parse().unwrap());
+        for _ in 0..100 {
+            m.observe(&dns);
+        }
+        m.advance(Timestamp::from_secs(120));
+        let mix = m.mix_of("203.0.113.0/24".parse().unwrap()).unwrap();
+        assert_eq!(mix.pps[&DdosVector::DnsAmplification], 10.0);
+        m.attack_ended("203.0.113.53".parse().unwrap());
+        assert!(m.mix_of("203.0.113.54".parse().unwrap()).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod token;
 pub use sqlite::SqliteStore;
 pub use token::{hash_secret, new_secret, TOKEN_PREFIX};
 
-use rampart_model::{Detection, Direction, Role, Timestamp};
+use rampart_model::{Detection, Direction, Mitigation, Role, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -229,6 +229,16 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// Which mitigations to list, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct MitigationQuery {
+    /// `pending`, `active` or `withdrawn`; all when `None`.
+    pub state: Option<String>,
+    pub detection_id: Option<u64>,
+    pub before_id: Option<u64>,
+    pub limit: usize,
+}
+
 /// How long things are kept, in days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Retention {
@@ -273,6 +283,12 @@ pub trait Store: Send + Sync {
     fn tokens(&self) -> Result<Vec<TokenInfo>>;
     /// Revokes by id; false when there was no such live token.
     fn revoke_token(&self, id: u64) -> Result<bool>;
+
+    /// Saves a mitigation's current state (insert or update by its id).
+    fn save_mitigation(&self, m: &Mitigation, now: Timestamp) -> Result<()>;
+    fn mitigations(&self, query: &MitigationQuery) -> Result<Vec<Mitigation>>;
+    /// The highest mitigation id ever saved (0 for none), so that ids never repeat.
+    fn max_mitigation_id(&self) -> Result<u64>;
 
     /// Deletes what is older than the retention allows.
     fn prune(&self, now: Timestamp, retention: &Retention) -> Result<PruneStats>;

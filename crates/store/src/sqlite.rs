@@ -4,10 +4,11 @@
 use crate::token::{hash_secret, new_secret};
 use crate::{
     AuditEntry, AuditQuery, AuditRecord, DetectionQuery, DetectionState, DetectionUpdate,
-    MinutePoint, NewToken, PruneStats, Result, Retention, Scope, Store, StoreError,
-    StoredDetection, TimelineEntry, TokenInfo, TopEntry, TrafficSample, TrafficSummary, Volume,
+    MinutePoint, MitigationQuery, NewToken, PruneStats, Result, Retention, Scope, Store,
+    StoreError, StoredDetection, TimelineEntry, TokenInfo, TopEntry, TrafficSample, TrafficSummary,
+    Volume,
 };
-use rampart_model::{Detection, Direction, Role, Timestamp};
+use rampart_model::{Detection, Direction, Mitigation, Role, Timestamp};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -76,6 +77,21 @@ const MIGRATIONS: &[&str] = &[
         last_used_ns INTEGER,
         revoked INTEGER NOT NULL DEFAULT 0
     );",
+    // 2: mitigations (blackholes, FlowSpec rules, diversions, bans) with their state.
+    "CREATE TABLE mitigations (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detection_id INTEGER,
+        dry_run INTEGER NOT NULL,
+        created_ns INTEGER NOT NULL,
+        expires_ns INTEGER NOT NULL,
+        updated_ns INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX mitigations_by_state ON mitigations (state, id);
+    CREATE INDEX mitigations_by_detection ON mitigations (detection_id);",
 ];
 
 /// Listings return at most this many rows, whatever the query asks.
@@ -653,6 +669,79 @@ impl Store for SqliteStore {
         Ok(n > 0)
     }
 
+    fn save_mitigation(&self, m: &Mitigation, now: Timestamp) -> Result<()> {
+        let body = serde_json::to_string(m)
+            .map_err(|e| StoreError::Invalid(format!("mitigation to JSON: {e}")))?;
+        let state = serde_json::to_value(m.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        self.conn()
+            .execute(
+                "INSERT INTO mitigations
+                 (id, kind, target, state, detection_id, dry_run, created_ns, expires_ns,
+                  updated_ns, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                   expires_ns = excluded.expires_ns, updated_ns = excluded.updated_ns,
+                   body = excluded.body",
+                params![
+                    m.id as i64,
+                    m.kind.as_str(),
+                    m.target.to_string(),
+                    state,
+                    m.detection_id.map(|i| i as i64),
+                    m.dry_run,
+                    ns(m.created),
+                    ns(m.expires),
+                    ns(now),
+                    body
+                ],
+            )
+            .map_err(sql("saving a mitigation"))?;
+        Ok(())
+    }
+
+    fn mitigations(&self, q: &MitigationQuery) -> Result<Vec<Mitigation>> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(
+                "SELECT body FROM mitigations
+                 WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR detection_id = ?2)
+                   AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4",
+            )
+            .map_err(sql("listing mitigations"))?;
+        let rows = st
+            .query_map(
+                params![
+                    q.state,
+                    q.detection_id.map(|i| i as i64),
+                    q.before_id.map(|i| i as i64),
+                    limit(q.limit)
+                ],
+                |r| r.get::<_, String>(0),
+            )
+            .map_err(sql("listing mitigations"))?;
+        let mut out = Vec::new();
+        for body in rows {
+            let body = body.map_err(sql("listing mitigations"))?;
+            let m = serde_json::from_str(&body)
+                .map_err(|e| StoreError::Invalid(format!("a stored mitigation: {e}")))?;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
+    fn max_mitigation_id(&self) -> Result<u64> {
+        self.conn()
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM mitigations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(sql("reading mitigation ids"))
+    }
+
     fn prune(&self, now: Timestamp, r: &Retention) -> Result<PruneStats> {
         let before = |days: u32| now.saturating_sub_millis(u64::from(days) * 86_400_000);
         let conn = self.conn();
@@ -668,6 +757,11 @@ impl Store for SqliteStore {
                 [(before(r.traffic_days).as_secs() / 60) as i64],
             )
             .map_err(sql("pruning traffic"))? as u64;
+        conn.execute(
+            "DELETE FROM mitigations WHERE state = 'withdrawn' AND updated_ns < ?1",
+            [ns(before(r.detections_days))],
+        )
+        .map_err(sql("pruning mitigations"))?;
         let audit_entries = conn
             .execute(
                 "DELETE FROM audit WHERE at_ns < ?1",

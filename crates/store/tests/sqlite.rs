@@ -3,12 +3,12 @@
 //! rollups, tokens, retention, migrations and two processes' handles on one file.
 
 use rampart_model::{
-    Cidr, DdosDetection, DdosVector, Detection, Direction, Role, ScanDetection, ScanProtocol,
-    ScanType, Timestamp,
+    ActionKind, Cidr, DdosDetection, DdosVector, Detection, Direction, Mitigation, MitigationState,
+    Role, ScanDetection, ScanProtocol, ScanType, Timestamp,
 };
 use rampart_store::{
-    AuditEntry, AuditQuery, DetectionQuery, DetectionState, DetectionUpdate, Retention, Scope,
-    SqliteStore, Store, TimelineEntry, TrafficSample,
+    AuditEntry, AuditQuery, DetectionQuery, DetectionState, DetectionUpdate, MitigationQuery,
+    Retention, Scope, SqliteStore, Store, TimelineEntry, TrafficSample,
 };
 use serde_json::json;
 use std::path::PathBuf;
@@ -419,7 +419,7 @@ fn prune_keeps_what_retention_allows() {
 fn reopening_keeps_data_and_a_newer_schema_is_refused() {
     let dir = temp_dir("reopen");
     let store = SqliteStore::open(&dir).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     let d = attack("2001:db8::1", 1, None, 5);
     let id = store
         .save_detection(&DetectionUpdate {
@@ -438,4 +438,48 @@ fn reopening_keeps_data_and_a_newer_schema_is_refused() {
     drop(conn);
     let e = SqliteStore::open(&dir).unwrap_err().to_string();
     assert!(e.contains("schema version 99"), "{e}");
+}
+
+#[test]
+fn mitigations_are_saved_updated_and_listed() {
+    let store = SqliteStore::in_memory().unwrap();
+    assert_eq!(store.max_mitigation_id().unwrap(), 0);
+    let mut m = Mitigation {
+        id: 5,
+        kind: ActionKind::Blackhole,
+        target: "203.0.113.10".parse().unwrap(),
+        rules: vec![],
+        detection_id: Some(2),
+        reason: "rule 'floods'".into(),
+        requested_by: "policy".into(),
+        approved_by: None,
+        created: Timestamp::from_secs(10),
+        expires: Timestamp::from_secs(3610),
+        state: MitigationState::Active,
+        dry_run: true,
+    };
+    store.save_mitigation(&m, Timestamp::from_secs(10)).unwrap();
+    m.state = MitigationState::Withdrawn;
+    store.save_mitigation(&m, Timestamp::from_secs(20)).unwrap();
+    let mut n = m.clone();
+    n.id = 6;
+    n.state = MitigationState::Active;
+    store.save_mitigation(&n, Timestamp::from_secs(30)).unwrap();
+    assert_eq!(store.max_mitigation_id().unwrap(), 6);
+    let active = store
+        .mitigations(&MitigationQuery {
+            state: Some("active".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(active, [n.clone()]);
+    let of_detection = store
+        .mitigations(&MitigationQuery {
+            detection_id: Some(2),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(of_detection, [n, m]);
 }

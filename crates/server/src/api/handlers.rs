@@ -331,6 +331,7 @@ pub async fn events(
                 let name = match &e {
                     LiveEvent::Traffic(_) => "traffic",
                     LiveEvent::Detection { .. } => "detection",
+                    LiveEvent::Mitigation { .. } => "mitigation",
                 };
                 Event::default()
                     .event(name)
@@ -464,4 +465,185 @@ pub async fn reload(
         Ok(changed) => Ok(Json(json!({ "reloaded": true, "changed": changed }))),
         Err(e) => Err(ApiError::new(StatusCode::CONFLICT, e)),
     }
+}
+
+fn respond_gone() -> ApiError {
+    ApiError::internal("the responder has stopped")
+}
+
+/// Seconds from `600`, `90s`, `10m`, `2h` or `1d`.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (600, 90s, 10m, 2h, 1d)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{s}`: unit must be s, m, h or d")),
+    };
+    n.checked_mul(mult)
+        .filter(|&v| (1..=30 * 86_400).contains(&v))
+        .ok_or_else(|| format!("`{s}`: a duration is 1 s to 30 days"))
+}
+
+pub async fn mitigations(
+    State(state): State<AppState>,
+    Query(p): Params,
+) -> Result<Json<Value>, ApiError> {
+    only(&p, &["state", "detection", "before", "limit"])?;
+    let st = match p.get("state").map(String::as_str) {
+        None => None,
+        Some(s @ ("active" | "pending" | "withdrawn")) => Some(s.to_string()),
+        Some(s) => {
+            return Err(ApiError::bad_request(format!(
+                "state: `{s}` (active, pending or withdrawn)"
+            )))
+        }
+    };
+    let q = rampart_store::MitigationQuery {
+        state: st,
+        detection_id: int_param(&p, "detection")?,
+        before_id: int_param(&p, "before")?,
+        limit: limit_param(&p)?,
+    };
+    let limit = q.limit;
+    let list = blocking(&state, move |s| s.mitigations(&q)).await?;
+    let next = (list.len() == limit)
+        .then(|| list.last().map(|m| m.id))
+        .flatten();
+    Ok(Json(json!({ "mitigations": list, "next": next })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MitigationRequest {
+    kind: rampart_model::ActionKind,
+    target: rampart_model::Cidr,
+    /// Seconds, or a duration like "10m".
+    #[serde(default)]
+    ttl: Option<Value>,
+}
+
+/// Refusals say which guard refused, so that scripts and the CLI can tell.
+fn refusal_error(r: &rampart_respond::Refusal) -> Response {
+    (
+        StatusCode::CONFLICT,
+        Json(json!({"error": format!("refused by {}: {}", r.guard.as_str(), r.reason), "guard": r.guard})),
+    )
+        .into_response()
+}
+
+pub async fn request_mitigation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<MitigationRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let ttl_s = match &req.ttl {
+        None => 3_600,
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|&v| (1..=30 * 86_400).contains(&v))
+            .ok_or_else(|| ApiError::bad_request("ttl: 1 s to 30 days"))?,
+        Some(Value::String(s)) => {
+            parse_duration(s).map_err(|e| ApiError::bad_request(format!("ttl: {e}")))?
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "ttl: seconds or a duration like \"10m\"",
+            ))
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state
+        .respond(crate::responder::Command::Request {
+            kind: req.kind,
+            target: req.target,
+            ttl_s,
+            by: caller.actor(),
+            reply: tx,
+        })
+        .await?;
+    match rx.await.map_err(|_| respond_gone())? {
+        Ok(m) => Ok((StatusCode::CREATED, Json(json!({ "mitigation": m }))).into_response()),
+        Err(r) => Ok(refusal_error(&r)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    #[serde(default)]
+    target: Option<rampart_model::Cidr>,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+pub async fn withdraw_mitigation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<WithdrawRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    if req.target.is_none() && req.id.is_none() {
+        return Err(ApiError::bad_request("give a target or an id"));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state
+        .respond(crate::responder::Command::Withdraw {
+            target: req.target,
+            id: req.id,
+            by: caller.actor(),
+            reply: tx,
+        })
+        .await?;
+    let gone = rx.await.map_err(|_| respond_gone())?;
+    if gone.is_empty() {
+        return Err(ApiError::not_found("no such active mitigation"));
+    }
+    Ok(Json(json!({ "withdrawn": gone })))
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    approve: bool,
+) -> Result<Json<Value>, ApiError> {
+    let id = id_param(id)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let by = caller.actor();
+    let cmd = if approve {
+        crate::responder::Command::Approve { id, by, reply: tx }
+    } else {
+        crate::responder::Command::Reject { id, by, reply: tx }
+    };
+    state.respond(cmd).await?;
+    match rx.await.map_err(|_| respond_gone())? {
+        Ok(()) => Ok(Json(json!({ "id": id, "approved": approve }))),
+        Err(e) => Err(ApiError::new(StatusCode::CONFLICT, e)),
+    }
+}
+
+pub async fn approve_mitigation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    decide(&state, &caller, &id, true).await
+}
+
+pub async fn reject_mitigation(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    decide(&state, &caller, &id, false).await
 }

@@ -46,6 +46,7 @@ const fn route(
 }
 
 const VIEWER: Option<Role> = Some(Role::Viewer);
+const ANALYST: Option<Role> = Some(Role::Analyst);
 const ADMIN: Option<Role> = Some(Role::Admin);
 
 /// Every route the daemon serves. `/metrics` is listed as viewer; `api.open_metrics` opens it.
@@ -127,6 +128,36 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route(
         Method::GET,
+        "/api/v1/mitigations",
+        VIEWER,
+        "mitigations: active, pending approval, withdrawn",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/mitigations",
+        ANALYST,
+        "announce a mitigation by hand (same guards as the policy)",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/mitigations/withdraw",
+        ANALYST,
+        "withdraw a mitigation by id or target",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/mitigations/{id}/approve",
+        ANALYST,
+        "approve a pending mitigation (manual mode)",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/mitigations/{id}/reject",
+        ANALYST,
+        "reject a pending mitigation",
+    ),
+    route(
+        Method::GET,
         "/api/v1/tokens",
         ADMIN,
         "API tokens (no secrets)",
@@ -166,6 +197,7 @@ pub struct AppInner {
     pub config: RwLock<Arc<Config>>,
     reload: Option<ReloadFn>,
     control: Mutex<std::sync::mpsc::Sender<Control>>,
+    respond: tokio::sync::mpsc::Sender<crate::responder::Command>,
     tokens: Mutex<HashMap<[u8; 32], (TokenInfo, Instant)>>,
 }
 
@@ -186,6 +218,7 @@ impl AppState {
         config: Config,
         reload: Option<ReloadFn>,
         control: std::sync::mpsc::Sender<Control>,
+        respond: tokio::sync::mpsc::Sender<crate::responder::Command>,
     ) -> Self {
         AppState(Arc::new(AppInner {
             store,
@@ -193,6 +226,7 @@ impl AppState {
             config: RwLock::new(Arc::new(config)),
             reload,
             control: Mutex::new(control),
+            respond,
             tokens: Mutex::new(HashMap::new()),
         }))
     }
@@ -254,6 +288,9 @@ impl AppState {
             if new.store != old.store {
                 changed.push("store");
             }
+            if new.respond != old.respond {
+                changed.push("respond");
+            }
             inner
                 .shared
                 .set_allowed_exporters(crate::prefixes::PrefixSet::new(&new.listen.exporters));
@@ -263,6 +300,12 @@ impl AppState {
                 .unwrap_or_else(|e| e.into_inner())
                 .send(Control::Reconfigure(Box::new(new.clone())))
                 .map_err(|_| "the detection engine has stopped".to_string())?;
+            inner
+                .respond
+                .try_send(crate::responder::Command::Reconfigure(Box::new(
+                    new.respond.clone(),
+                )))
+                .map_err(|_| "the responder is busy or has stopped; try again".to_string())?;
             *inner.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
             Ok(changed)
         })
@@ -275,6 +318,15 @@ impl AppState {
         self.audit(actor, "config.reload", "configuration", outcome, detail)
             .await;
         result
+    }
+
+    /// Hands a command to the responder.
+    pub async fn respond(&self, c: crate::responder::Command) -> Result<(), ApiError> {
+        self.0
+            .respond
+            .send(c)
+            .await
+            .map_err(|_| ApiError::internal("the responder has stopped"))
     }
 
     /// Appends to the audit log; a failure is logged and counted, never fatal.
@@ -484,6 +536,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(h::events))
         .route("/api/v1/openapi.json", get(h::openapi))
+        .route(
+            "/api/v1/mitigations",
+            get(h::mitigations).post(h::request_mitigation),
+        )
+        .route("/api/v1/mitigations/withdraw", post(h::withdraw_mitigation))
+        .route(
+            "/api/v1/mitigations/{id}/approve",
+            post(h::approve_mitigation),
+        )
+        .route(
+            "/api/v1/mitigations/{id}/reject",
+            post(h::reject_mitigation),
+        )
         .route("/api/v1/tokens", get(h::tokens).post(h::create_token))
         .route("/api/v1/tokens/{id}", delete(h::revoke_token))
         .route("/api/v1/config", get(h::config))

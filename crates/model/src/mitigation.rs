@@ -1,7 +1,7 @@
 //! What a response is: a mitigation (blackhole, FlowSpec rule, diversion, firewall ban) with
 //! its target, lifetime, cause and state, independent of how an executor carries it out.
 
-use rampart_model::{Cidr, Timestamp};
+use crate::{Cidr, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

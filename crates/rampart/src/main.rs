@@ -7,6 +7,7 @@ mod decode;
 mod input;
 mod progress;
 mod replay;
+mod simulate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use config::Config;
@@ -75,6 +76,9 @@ enum Command {
         #[arg(long)]
         keep_time: bool,
     },
+    /// Send synthetic NetFlow of a small network's day to a collector, with attacks on
+    /// request: `--scenario tour` shows every attack in turn.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Where settings come from, for every command that reads the configuration.
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
             loops,
             keep_time,
         } => replay::run(&file, to, rate, loops, !keep_time),
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

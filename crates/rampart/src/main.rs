@@ -67,8 +67,12 @@ enum Command {
         #[arg(long)]
         to: SocketAddr,
         /// Datagrams per second instead of the capture's own pace.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rate_records")]
         rate: Option<f64>,
+        /// Flow records per second instead of the capture's own pace (each datagram counts
+        /// the records it carries).
+        #[arg(long, value_name = "RPS")]
+        rate_records: Option<f64>,
         /// Times to send the capture; 0 repeats until interrupted.
         #[arg(long = "loop", default_value_t = 1)]
         loops: u64,
@@ -162,9 +166,17 @@ fn main() -> ExitCode {
             file,
             to,
             rate,
+            rate_records,
             loops,
             keep_time,
-        } => replay::run(&file, to, rate, loops, !keep_time),
+        } => {
+            let pace = match (rate, rate_records) {
+                (Some(r), _) => replay::Pace::Datagrams(r),
+                (None, Some(r)) => replay::Pace::Records(r),
+                (None, None) => replay::Pace::Capture,
+            };
+            replay::run(&file, to, pace, loops, !keep_time)
+        }
         Command::Simulate(args) => simulate::run(&args),
     };
     match result {

@@ -478,4 +478,64 @@ mod tests {
         moved[16] = 8;
         assert_eq!(locate_times(&original, &moved, 4), None);
     }
+
+    /// One IPFIX message of our exporter (templates and two records with absolute
+    /// millisecond times), loaded from a file holding just it, moved to two later times.
+    #[test]
+    fn retiming_moves_record_times_with_the_header_and_sequence_by_loop() {
+        use rampart_flow::export::{ExportConfig, ExportProtocol, Exporter};
+        let t0 = Timestamp::from_millis(1_795_341_600_250);
+        let mut records = Vec::new();
+        for i in 0..2u8 {
+            let mut r = FlowRecord::empty(FlowFormat::Ipfix);
+            r.src_addr = IpAddr::V4(Ipv4Addr::new(198, 18, 0, i));
+            r.dst_addr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10));
+            r.ip_protocol = 17;
+            r.packets = 1;
+            r.bytes = 100;
+            r.start = t0.saturating_sub_millis(1_500);
+            r.end = t0.saturating_sub_millis(10);
+            records.push(r);
+        }
+        let mut e = Exporter::new(ExportConfig {
+            protocol: ExportProtocol::Ipfix,
+            ..ExportConfig::default()
+        })
+        .unwrap();
+        let datagram = e.export(t0, &records).remove(0);
+        let path =
+            std::env::temp_dir().join(format!("rampart-replay-{}.ipfix", std::process::id()));
+        std::fs::write(&path, &datagram).unwrap();
+        let mut c = load(&path, true).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // Two flow records and the sampling options record: 2 times located per record.
+        assert_eq!(
+            (c.datagrams[0].records, c.patches.len(), c.unlocated),
+            (3, 4, 0)
+        );
+        let decode = |c: &Capture| {
+            let mut got = Vec::new();
+            FlowDecoder::default()
+                .decode(
+                    c.bytes_of(0),
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    t0,
+                    &mut |r: &FlowRecord| got.push(r.clone()),
+                )
+                .unwrap();
+            got
+        };
+        for (round, later_s) in [(0u64, 3_600u64), (1, 7_200), (5, 100)] {
+            let now = Timestamp::from_secs(t0.as_secs() + later_s);
+            c.retime(0, now, round);
+            let got = decode(&c);
+            for (g, r) in got.iter().zip(&records) {
+                assert_eq!(g.start, r.start.saturating_add_millis(later_s * 1000));
+                assert_eq!(g.end, r.end.saturating_add_millis(later_s * 1000));
+            }
+            assert_eq!(be32(c.bytes_of(0), 4), now.as_secs() as u32);
+            // IPFIX sequence numbers count data records: 3 per loop of this capture.
+            assert_eq!(be32(c.bytes_of(0), 8), 3 * round as u32);
+        }
+    }
 }

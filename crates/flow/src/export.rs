@@ -310,8 +310,9 @@ impl Exporter {
             let layout = &LAYOUTS[ipfix as usize][v6 as usize];
             let len = record_len(layout);
             let new_set = open.is_none_or(|(_, fam)| fam != v6);
-            // A set header for a new set, and up to 3 bytes of padding for the old one.
-            let need = len + if new_set { 4 + 3 } else { 3 };
+            // Up to 3 bytes of padding for the set the record ends in, and for a new set
+            // its header and the padding of the set it closes.
+            let need = len + 3 + if new_set { 4 + 3 } else { 0 };
             if buf.len() + need > self.cfg.max_datagram {
                 break;
             }
@@ -648,6 +649,23 @@ mod tests {
         let alone = e.export(later, &[]);
         assert_eq!(alone.len(), 1);
         assert_eq!(u16::from_be_bytes([alone[0][2], alone[0][3]]), 4);
+    }
+
+    #[test]
+    fn alternating_families_fit_too() {
+        // Every record opens a new set: its header and two paddings must fit. (Found by the
+        // export_roundtrip fuzz target.)
+        for max in 512..600 {
+            let cfg = ExportConfig {
+                max_datagram: max,
+                ..ExportConfig::default()
+            };
+            let mut e = Exporter::new(cfg).unwrap();
+            let records: Vec<FlowRecord> = (0..60).map(|i| record(i, i % 2 == 0, 17)).collect();
+            let datagrams = e.export(NOW, &records);
+            assert!(datagrams.iter().all(|g| g.len() <= max), "max {max}");
+            assert_eq!(decode_all(&datagrams).0.len(), 60);
+        }
     }
 
     #[test]

@@ -339,8 +339,11 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
             break;
         }
         tick += Duration::from_nanos(STEP_NS);
-        if let Some(wait) = tick.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+        match tick.checked_duration_since(Instant::now()) {
+            Some(wait) => std::thread::sleep(wait),
+            // Far behind (the process was stopped): start the beat again from now.
+            None if tick.elapsed() > Duration::from_secs(1) => tick = Instant::now(),
+            None => {}
         }
     }
     let s = sim.stats();

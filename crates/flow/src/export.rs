@@ -124,9 +124,9 @@ enum Field {
     FragmentFlags,
 }
 
-/// (information element, length, content). NetFlow v9 and IPFIX share these numbers; v9
-/// collectors (Wireshark, pmacct, nfdump) know the IPFIX-only ones used here (139, 152,
-/// 153, 197) too.
+/// (information element, length, content). NetFlow v9 and IPFIX share these numbers; the
+/// IPFIX-only ones in the v9 templates (139 icmpTypeCodeIPv6, 197 fragmentFlags) are known
+/// to v9 collectors too (Wireshark decodes them; see tests/export_tshark.rs).
 type Spec = (u16, u16, Field);
 
 const fn fields(v6: bool, ipfix: bool) -> [Spec; 15] {

@@ -8,6 +8,7 @@
 mod capture;
 mod decoder;
 mod error;
+pub mod export;
 mod netflow5;
 pub mod packet;
 pub mod pcap;

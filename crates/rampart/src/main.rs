@@ -7,6 +7,7 @@ mod input;
 mod mitigate;
 mod progress;
 mod replay;
+mod simulate;
 mod token;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -85,8 +86,12 @@ enum Command {
         #[arg(long)]
         to: SocketAddr,
         /// Datagrams per second instead of the capture's own pace.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rate_records")]
         rate: Option<f64>,
+        /// Flow records per second instead of the capture's own pace (each datagram counts
+        /// the records it carries).
+        #[arg(long, value_name = "RPS")]
+        rate_records: Option<f64>,
         /// Times to send the capture; 0 repeats until interrupted.
         #[arg(long = "loop", default_value_t = 1)]
         loops: u64,
@@ -94,6 +99,9 @@ enum Command {
         #[arg(long)]
         keep_time: bool,
     },
+    /// Send synthetic NetFlow of a small network's day to a collector, with attacks on
+    /// request: `--scenario tour` shows every attack in turn.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,9 +228,18 @@ fn main() -> ExitCode {
             file,
             to,
             rate,
+            rate_records,
             loops,
             keep_time,
-        } => replay::run(&file, to, rate, loops, !keep_time),
+        } => {
+            let pace = match (rate, rate_records) {
+                (Some(r), _) => replay::Pace::Datagrams(r),
+                (None, Some(r)) => replay::Pace::Records(r),
+                (None, None) => replay::Pace::Capture,
+            };
+            replay::run(&file, to, pace, loops, !keep_time)
+        }
+        Command::Simulate(args) => simulate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

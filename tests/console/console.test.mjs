@@ -192,6 +192,20 @@ try {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
+  await step('a token the daemon stops accepting sends the analyst back to the login', async () => {
+    await page.goto(`${opt.url}#/overview`);
+    await page.locator('#app').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.evaluate(() => sessionStorage.setItem('rampart.token', 'rmp_revoked'));
+    await page.goto(`${opt.url}#/exporters`);
+    await page.locator('#login-error').waitFor({ state: 'visible', timeout: 10_000 });
+    const text = await page.textContent('#login-error');
+    if (!/refused|unknown|revoked/i.test(text)) throw new Error(`login error reads: ${text}`);
+    // Signed in again for the last step.
+    await page.fill('#token-input', opt.token);
+    await page.click('#login-button');
+    await page.locator('#app').waitFor({ state: 'visible', timeout: 10_000 });
+  });
+
   await step('log out returns to the login screen and forgets the token', async () => {
     await page.click('#logout');
     await page.locator('#login-form').waitFor({ state: 'visible', timeout: 5_000 });

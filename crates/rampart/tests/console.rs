@@ -364,3 +364,21 @@ fn console_shows_a_live_attack_in_chromium() {
         assert!(artifacts.join(shot).is_file(), "no screenshot {shot}");
     }
 }
+
+/// The console's pure parts (event-stream parser, formatting) under `node --test`.
+#[test]
+fn console_units_under_node() {
+    let node = need("node", "nodejs (20 or later)");
+    let dir = Path::new(WORKSPACE).join("tests/console");
+    let out = Command::new(node)
+        .args(["--test", "unit.test.mjs"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node --test unit.test.mjs failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -62,17 +62,21 @@ export class EventParser {
     this.buffer = '';
     this.event = '';
     this.data = [];
+    this.afterCR = false;
   }
 
   push(text) {
     this.buffer += text;
+    // The LF of a CRLF whose CR ended the previous chunk.
+    if (this.afterCR && this.buffer.startsWith('\n')) this.buffer = this.buffer.slice(1);
+    this.afterCR = false;
     let nl;
     while ((nl = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
       const line = this.buffer.slice(0, nl);
-      const sep = this.buffer[nl] === '\r' && this.buffer[nl + 1] === '\n' ? 2 : 1;
-      // A lone CR at the end may be the first half of a CRLF: wait for more.
-      if (sep === 1 && this.buffer[nl] === '\r' && nl + 1 === this.buffer.length) break;
-      this.buffer = this.buffer.slice(nl + sep);
+      const crlf = this.buffer[nl] === '\r' && this.buffer[nl + 1] === '\n';
+      // A CR at the very end may be the first half of a CRLF split across chunks.
+      if (this.buffer[nl] === '\r' && nl + 1 === this.buffer.length) this.afterCR = true;
+      this.buffer = this.buffer.slice(nl + (crlf ? 2 : 1));
       this.line(line);
     }
     // A line that never ends is not kept forever.

@@ -13,6 +13,8 @@ const LIVE_KEEP = 900;
 const FRESH_MS = 60_000;
 const STATUS_EVERY_MS = 5_000;
 const HISTORY_PAGE = 25;
+/** Ended attacks listed on the overview. */
+const RECENT = 6;
 
 const $ = (id) => document.getElementById(id);
 
@@ -26,6 +28,7 @@ const state = {
   metric: 'pps',
   scope: 'total',
   windowS: 600,
+  avgS: 5,
   active: new Map(), // attack id → attack (state active)
   scans: new Map(), // scan id → scan (state active)
   fresh: new Map(), // detection id → when it was first seen live (ms)
@@ -112,11 +115,13 @@ async function loadLive() {
 }
 
 async function loadActive() {
-  const [a, s] = await Promise.all([
+  const [a, s, e] = await Promise.all([
     get('attacks', { state: 'active', limit: 1000 }),
     get('detections', { kind: 'scan', state: 'active', limit: 1000 }),
+    get('attacks', { state: 'ended', limit: RECENT }),
   ]);
   state.active = new Map(a.attacks.map((d) => [d.id, d]));
+  state.ended = e.attacks;
   state.scans = new Map(s.detections.map((d) => [d.id, d]));
   updateCounts();
 }
@@ -160,34 +165,35 @@ function onDetection({ phase, detection: d }) {
   const isNew = !map.has(d.id) && phase !== 'ended';
   if (phase === 'ended' || d.state === 'ended') {
     map.delete(d.id);
-    if (d.kind === 'ddos') state.ended.unshift(d);
+    if (d.kind === 'ddos') {
+      state.ended = [d, ...state.ended.filter((x) => x.id !== d.id)].slice(0, RECENT);
+    }
   } else {
     map.set(d.id, d);
   }
   if (isNew && phase === 'started') {
     state.fresh.set(d.id, Date.now());
-    alertNew(d);
+    // Attacks raise a toast; scans, more frequent and less urgent, only a highlighted row.
+    if (d.kind === 'ddos') alertNew(d);
   }
   updateCounts();
   current.update('detection', d);
 }
 
-/** A toast for a new attack or scan, with a link to it. */
+/** A toast for a new attack, with a link to it. */
 function alertNew(d) {
-  const attack = d.kind === 'ddos';
-  const title = attack ? `New attack: ${f.vector(d.vector)} on ${d.target}` : `New scan from ${d.source}`;
-  const detail = attack
-    ? `${d.direction} · ${f.pps(d.peak_pps)} · ${f.bps(d.peak_bps)}`
-    : `${d.scan_type} ${d.protocol} scan of ${d.target}`;
-  const toast = h('div', { class: ['toast', attack ? 'toast-attack' : 'toast-scan'], role: 'alert' },
+  const title = `${f.vector(d.vector)} on ${d.target}`;
+  const detail = `${d.direction} · ${f.pps(d.peak_pps)} · ${f.bps(d.peak_bps)}`;
+  const toast = h('div', { class: ['toast', 'toast-attack'], role: 'alert' },
     h('div', { class: 'toast-body' },
+      h('small', { class: 'toast-kicker', text: 'New attack' }),
       h('strong', { text: title }),
       h('span', { text: detail })),
     h('a', { href: `#/detection/${d.id}`, class: 'toast-link', text: 'Details' }),
     h('button', { type: 'button', class: 'ghost toast-close', 'aria-label': 'Dismiss', text: '×', onclick: () => toast.remove() }));
   $('alerts').prepend(toast);
-  while ($('alerts').children.length > 4) $('alerts').lastChild.remove();
-  setTimeout(() => toast.remove(), attack ? 20_000 : 8_000);
+  while ($('alerts').children.length > 3) $('alerts').lastChild.remove();
+  setTimeout(() => toast.remove(), 20_000);
 }
 
 function updateCounts() {
@@ -229,7 +235,7 @@ async function pollStatus() {
   state.prevStatus = { at: now, processed: s.pipeline.processed_records };
   state.status = s;
   const parts = [`v${s.version}`, `up ${f.duration(s.uptime_s)}`];
-  if (state.rate != null) parts.push(`${f.si(state.rate)}records/s`);
+  if (state.rate != null) parts.push(f.per(state.rate, 'records/s'));
   $('status-text').textContent = parts.join(' · ');
   const dropped = s.pipeline.dropped_records;
   const d = $('status-dropped');
@@ -237,6 +243,7 @@ async function pollStatus() {
   d.textContent = dropped ? `${f.count(dropped)} records dropped` : '';
   d.title = 'records dropped because the detection queue was full';
   if (current.name === 'exporters') current.update('status');
+  else if (current.name === 'overview') loadExporterSummary().then(() => current.update('exporters')).catch(() => {});
 }
 
 // ---------------------------------------------------------------------------------------
@@ -281,8 +288,29 @@ function route() {
 // ---------------------------------------------------------------------------------------
 // Shared pieces
 
-/** Live seconds as chart points for `scope` (total or one prefix) and `metric`. */
-function livePoints(scope, metric) {
+/** Live seconds as chart points for `scope` (total or one prefix) and `metric`, averaged
+ * over the last `avg` seconds: flow exporters deliver in bursts, which a per-second line
+ * shows as a comb. */
+function livePoints(scope, metric, avg = 1) {
+  const raw = rawPoints(scope, metric);
+  if (avg <= 1) return raw;
+  const out = [];
+  let sumIn = 0;
+  let sumOut = 0;
+  raw.forEach((p, i) => {
+    sumIn += p.in;
+    sumOut += p.out;
+    if (i >= avg) {
+      sumIn -= raw[i - avg].in;
+      sumOut -= raw[i - avg].out;
+    }
+    const n = Math.min(i + 1, avg);
+    out.push({ t: p.t, in: sumIn / n, out: sumOut / n });
+  });
+  return out;
+}
+
+function rawPoints(scope, metric) {
   return state.live.map((s) => {
     const t = f.ms(s.t);
     if (scope === 'total') return { t, in: s.inbound[metric], out: s.outbound[metric] };
@@ -385,8 +413,18 @@ const SCAN_COLUMNS = [
   { label: 'Duration', num: true, cell: (d) => h('span', { data: d.end ? { since: d.start, until: d.end } : { since: d.start }, text: f.duration(f.lasted(d.start, d.end)) }) },
 ];
 
-function scansTable(rows, empty) {
-  const t = table(SCAN_COLUMNS, rows, { onRow: openDetection, rowClass: freshClass, empty, label: 'scans' });
+/** The overview's narrower lists. */
+const SCAN_COLUMNS_SHORT = [SCAN_COLUMNS[0], SCAN_COLUMNS[1],
+  { label: 'Type', cell: (d) => `${d.scan_type} ${d.protocol}` },
+  { label: 'Ports / hosts', num: true, cell: (d) => `${f.count(d.ports)} / ${f.count(d.hosts)}` },
+  SCAN_COLUMNS[9]];
+const RECENT_COLUMNS = [ATTACK_COLUMNS[0], ATTACK_COLUMNS[1],
+  { label: 'Peak', num: true, cell: (d) => f.pps(d.peak_pps) },
+  { label: 'Ended', cell: (d) => f.when(d.end) },
+  { label: 'Lasted', num: true, cell: (d) => f.duration(f.lasted(d.start, d.end)) }];
+
+function scansTable(rows, empty, columns = SCAN_COLUMNS) {
+  const t = table(columns, rows, { onRow: openDetection, rowClass: (d) => [freshClass(d), 'scan-row'], empty, label: 'scans' });
   markFresh(t, rows);
   return t;
 }
@@ -400,16 +438,20 @@ function overview(root) {
   const chartEl = h('div', { id: 'live-chart' });
   const tools = [
     h('label', { class: 'inline' }, h('span', { class: 'muted', text: 'Scope' }), scopeSelect),
+    segmented([[1, '1 s'], [5, '5 s'], [15, '15 s']], state.avgS, (v) => { state.avgS = v; drawChart(); }, 'Average over'),
     segmented([[300, '5 min'], [600, '10 min'], [900, '15 min']], state.windowS, (v) => { state.windowS = v; drawChart(); }, 'Window'),
     segmented([['pps', 'Packets/s'], ['bps', 'Bits/s']], state.metric, (v) => { state.metric = v; drawChart(); }, 'Unit'),
   ];
   const attacksBody = h('div', { id: 'active-attacks' });
   const scansBody = h('div', { id: 'active-scans' });
+  const recentBody = h('div', { id: 'recent-attacks' });
   root.append(
     kpis,
     card('Live traffic', { tools, id: 'live-card' }, legend(), chartEl),
-    card('Active attacks', { id: 'attacks-card', tools: h('a', { href: '#/attacks', class: 'more', text: 'History →' }) }, attacksBody),
-    card('Active scans', { id: 'scans-card', tools: h('a', { href: '#/scans', class: 'more', text: 'All scans →' }) }, scansBody),
+    card('Active attacks', { id: 'attacks-card' }, attacksBody),
+    h('div', { class: 'columns' },
+      card('Active scans', { id: 'scans-card', tools: h('a', { href: '#/scans', class: 'more', text: 'All scans →' }) }, scansBody),
+      card('Recently ended attacks', { id: 'recent-card', tools: h('a', { href: '#/attacks', class: 'more', text: 'History →' }) }, recentBody)),
   );
   const chart = new TimeChart(chartEl, { height: 250, label: 'live traffic, per second' });
 
@@ -425,7 +467,10 @@ function overview(root) {
   function drawChart() {
     const last = state.live[state.live.length - 1];
     const to = last ? f.ms(last.t) : Date.now();
-    chart.set({ points: livePoints(state.scope, state.metric), from: to - state.windowS * 1000, to, metric: state.metric });
+    // A daemon younger than the window: start at its first second (two minutes at least).
+    const first = state.live.length ? f.ms(state.live[0].t) : to;
+    const from = Math.min(to - 120_000, Math.max(to - state.windowS * 1000, first));
+    chart.set({ points: livePoints(state.scope, state.metric, state.avgS), from, to, metric: state.metric, note: state.avgS > 1 ? `${state.avgS} s average` : null });
     drawKpis();
   }
 
@@ -442,7 +487,7 @@ function overview(root) {
       kpi('Outbound now', f.pps(last.outbound.pps), f.bps(last.outbound.bps), 'kpi-out'),
       kpi('Active attacks', String(state.active.size), state.active.size ? 'under attack' : 'all clear', state.active.size ? 'kpi-alert' : 'kpi-ok'),
       kpi('Active scans', String(state.scans.size), state.scans.size ? 'sources probing' : 'none', state.scans.size ? 'kpi-warn' : null),
-      kpi('Exporters', ex ? `${ex.ok} / ${ex.total}` : '–', ex ? (ex.ok === ex.total ? 'all healthy' : `${ex.total - ex.ok} need attention`) : 'loading', ex && ex.ok < ex.total ? 'kpi-warn' : null),
+      kpi('Exporters', ex ? `${ex.ok} / ${ex.total}` : '–', exporterNote(ex), ex && ex.ok < ex.total ? 'kpi-warn' : null),
     );
   }
 
@@ -451,7 +496,8 @@ function overview(root) {
     $('attacks-card').classList.toggle('alerting', state.active.size > 0);
   }
   function drawScans() {
-    scansBody.replaceChildren(scansTable([...state.scans.values()], 'No scan in progress.'));
+    scansBody.replaceChildren(scansTable([...state.scans.values()], 'No scan in progress.', SCAN_COLUMNS_SHORT));
+    recentBody.replaceChildren(table(RECENT_COLUMNS, state.ended, { onRow: openDetection, empty: 'None yet.', label: 'recently ended attacks' }));
   }
 
   fillScopes();
@@ -460,6 +506,7 @@ function overview(root) {
   drawScans();
   loadExporterSummary().then(drawKpis).catch(() => {});
   return (why) => {
+    if (why === 'exporters') drawKpis();
     if (why === 'prefixes') fillScopes();
     if (why === 'traffic' || why === 'prefixes' || why === 'all') drawChart();
     if (why === 'detection' || why === 'all') {
@@ -468,6 +515,12 @@ function overview(root) {
       drawKpis();
     }
   };
+}
+
+function exporterNote(ex) {
+  if (!ex) return 'loading';
+  if (!ex.total) return 'none has sent yet';
+  return ex.ok === ex.total ? 'all healthy' : `${ex.total - ex.ok} need attention`;
 }
 
 async function loadExporterSummary() {
@@ -599,19 +652,25 @@ function traffic(root) {
   const topColumns = (what) => [
     { label: what, cell: (e) => h('span', { class: 'mono', text: e.key }) },
     { label: 'Dir', cell: (e) => directionBadge(e.direction) },
-    { label: 'Packets', num: true, cell: (e) => f.si(e.packets ?? e.volume?.packets) },
-    { label: 'Bytes', num: true, cell: (e) => `${f.si(e.bytes ?? e.volume?.bytes)}B` },
-    { label: 'Flows', num: true, cell: (e) => f.si(e.flows ?? e.volume?.flows) },
-    { label: 'Avg rate', num: true, cell: (e) => f.bps(((e.bytes ?? e.volume?.bytes) * 8) / view.range) },
+    { label: 'Packets', num: true, cell: (e) => f.si(e.packets) },
+    { label: 'Bytes', num: true, cell: (e) => `${f.si(e.bytes)}B` },
+    { label: 'Flows', num: true, cell: (e) => f.si(e.flows) },
+    { label: 'Avg rate', num: true, cell: (e) => f.bps((e.bytes * 8) / view.range) },
   ];
 
   function draw() {
     const d = view.data;
     if (!d) return;
-    const points = (d.series || []).map((p) => {
-      const v = (x) => (view.metric === 'bps' ? (x.bytes * 8) / 60 : x.packets / 60);
-      return { t: f.ms(p.minute), in: v(p.inbound), out: v(p.outbound) };
-    });
+    const v = (x) => (x ? (view.metric === 'bps' ? (x.bytes * 8) / 60 : x.packets / 60) : 0);
+    // Minutes without a row had no traffic: draw them as zero, not as a line across.
+    const byMinute = new Map((d.series || []).map((p) => [f.ms(p.minute), p]));
+    const points = [];
+    const to = f.ms(d.to);
+    for (let t = Math.ceil(f.ms(d.from) / 60_000) * 60_000; t < to; t += 60_000) {
+      const p = byMinute.get(t);
+      points.push({ t, in: v(p?.inbound), out: v(p?.outbound) });
+    }
+    if (!byMinute.size) points.length = 0;
     chart.set({ points, from: f.ms(d.from), to: f.ms(d.to), metric: view.metric });
     const span = (f.ms(d.to) - f.ms(d.from)) / 1000 || 1;
     totals.replaceChildren(
@@ -678,7 +737,7 @@ function exporters(root) {
     pipeline.replaceChildren(h('dl', { class: 'facts' },
       (s.listeners || []).map((l) => row(`Listening ${l.listen}`, `${l.sockets} sockets · ${f.si(l.recv_buffer_bytes)}B buffer`)),
       row('Records processed', f.count(p.processed_records)),
-      row('Processing rate', state.rate != null ? `${f.si(state.rate)}records/s` : '–'),
+      row('Processing rate', state.rate != null ? f.per(state.rate, 'records/s') : '–'),
       row('Queued now', `${f.count(p.queued_records)} of ${f.count(p.queue_records)}`),
       row('Dropped records', f.count(p.dropped_records), p.dropped_records ? 'bad' : null),
       row('Refused datagrams', f.count(p.refused_datagrams), p.refused_datagrams ? 'warn' : null),
@@ -818,17 +877,10 @@ function detection(root, id) {
   };
 }
 
+/** What the summary sentence does not say already: the confidence at that step. */
 function detailLine(detail) {
-  if (!detail || typeof detail !== 'object') return null;
-  const parts = [];
-  if (detail.peak_pps != null) parts.push(f.pps(detail.peak_pps));
-  if (detail.peak_bps != null) parts.push(f.bps(detail.peak_bps));
-  if (detail.confidence != null) parts.push(`confidence ${f.pct(detail.confidence)}`);
-  if (Array.isArray(detail.vectors)) parts.push(detail.vectors.map(f.vector).join(', '));
-  if (detail.ports != null) parts.push(`${f.count(detail.ports)} ports`);
-  if (detail.hosts != null) parts.push(`${f.count(detail.hosts)} hosts`);
-  if (detail.probes != null) parts.push(`${f.count(detail.probes)} probes`);
-  return parts.length ? h('div', { class: 'tl-detail', text: parts.join(' · ') }) : null;
+  if (!detail || typeof detail !== 'object' || detail.confidence == null) return null;
+  return h('div', { class: 'tl-detail', text: `confidence ${f.pct(detail.confidence)}` });
 }
 
 // ---------------------------------------------------------------------------------------

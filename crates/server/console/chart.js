@@ -2,7 +2,7 @@
 // axis steps with k/M/G units, and a hover readout. Colours come from the stylesheet
 // (classes only: the CSP allows no inline styles in markup).
 
-import { clock, rate, ticks, when } from './format.js';
+import { axisRate, clock, rate, ticks, when } from './format.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const MARGIN = { top: 12, right: 14, bottom: 26, left: 70 };
@@ -42,8 +42,9 @@ export class TimeChart {
   }
 
   /** `points`: [{t: ms, in: n, out: n}] oldest first; `from`/`to` in ms; `metric` pps|bps. */
-  set({ points, from, to, metric }) {
+  set({ points, from, to, metric, note = null }) {
     this.points = points;
+    this.note = note;
     this.from = from;
     this.to = to;
     if (metric) this.metric = metric;
@@ -83,7 +84,7 @@ export class TimeChart {
       const yy = Math.round(y(v)) + 0.5;
       grid.append(svg('line', { x1: MARGIN.left, x2: MARGIN.left + w, y1: yy, y2: yy }));
       const label = svg('text', { x: MARGIN.left - 8, y: yy + 4, class: 'chart-label', 'text-anchor': 'end' });
-      label.textContent = v === 0 ? '0' : rate(this.metric, v);
+      label.textContent = v === 0 ? '0' : axisRate(this.metric, v);
       grid.append(label);
     }
     // X axis: round times.
@@ -167,7 +168,7 @@ export class TimeChart {
     this.cursor.append(svg('circle', { cx: xx, cy: this.y(p.out), r: 3.5, class: 'dot-out' }));
     const t = document.createElement('div');
     t.className = 'tip-time';
-    t.textContent = (this.to - this.from) > 86400e3 ? when(p.t / 1000, true) : clock(p.t / 1000);
+    t.textContent = ((this.to - this.from) > 86400e3 ? when(p.t / 1000, true) : clock(p.t / 1000)) + (this.note ? ` · ${this.note}` : '');
     const row = (cls, name, v) => {
       const r = document.createElement('div');
       r.className = `tip-row ${cls}`;
@@ -181,7 +182,7 @@ export class TimeChart {
     this.tip.replaceChildren(t, row('in', 'In', p.in), row('out', 'Out', p.out));
     this.tip.hidden = false;
     // Beside the cursor, flipped near the right edge.
-    const left = xx + 12 + 150 > width ? xx - 12 - 150 : xx + 12;
+    const left = xx + 12 + 170 > width ? xx - 12 - 170 : xx + 12;
     this.tip.style.left = `${left}px`;
     this.tip.style.top = `${MARGIN.top + 4}px`;
   }

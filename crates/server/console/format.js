@@ -15,7 +15,7 @@ export function si(n, digits = 3) {
   for (const [f, u] of UNITS) {
     if (a >= f) return `${trim(n / f, digits)} ${u}`;
   }
-  return a >= 10 || a === 0 ? `${Math.round(n)} ` : `${trim(n, 2)} `;
+  return a >= 10 || Number.isInteger(n) ? `${Math.round(n)} ` : `${trim(n, 2)} `;
 }
 
 function trim(x, digits) {
@@ -25,6 +25,18 @@ function trim(x, digits) {
   return x.toFixed(d);
 }
 
+/** An axis label: as few digits as the value needs (2.5 k, 10 M). */
+export function short(n) {
+  if (n === 0) return '0 ';
+  for (const [f, u] of UNITS) {
+    if (Math.abs(n) >= f) return `${+(n / f).toFixed(2)} ${u}`;
+  }
+  return `${+n.toFixed(2)} `;
+}
+
+/** "1.61 k records/s", "583 records/s": a count per second with a spelled-out unit. */
+export const per = (n, unit) => `${si(n).trimEnd()} ${unit}`;
+
 export const pps = (n) => `${si(n)}pps`;
 export const bps = (n) => `${si(n)}bit/s`;
 export const count = (n) => (n == null ? '–' : Math.round(n).toLocaleString('en-US'));
@@ -32,6 +44,7 @@ export const pct = (x) => (x == null ? '–' : `${Math.round(x * 100)} %`);
 
 /** A rate in the chosen unit: `metric` is "pps" or "bps". */
 export const rate = (metric, n) => (metric === 'bps' ? bps(n) : pps(n));
+export const axisRate = (metric, n) => `${short(n)}${metric === 'bps' ? 'bit/s' : 'pps'}`;
 
 /** RFC 3339 (any number of fraction digits) or Unix seconds → milliseconds. */
 export function ms(t) {

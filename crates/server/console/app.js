@@ -40,6 +40,11 @@ const state = {
 
 /** The view on screen: `update(reason)` is called when live data changes. */
 let current = { name: null, update() {} };
+/** Timers of the view on screen, stopped when another view is shown. */
+let viewTimers = [];
+function every(ms, f) {
+  viewTimers.push(setInterval(f, ms));
+}
 
 // ---------------------------------------------------------------------------------------
 // Login
@@ -96,7 +101,7 @@ async function start(me) {
   state.ended = [];
   await Promise.all([loadLive(), loadActive(), pollStatus()]).catch(showError);
   state.stream = follow({ traffic: onTraffic, detection: onDetection, lagged: onLagged }, onStreamState);
-  state.timers.push(setInterval(() => pollStatus().catch(() => {}), STATUS_EVERY_MS));
+  state.timers.push(setInterval(() => pollStatus().catch(statusFailed), STATUS_EVERY_MS));
   state.timers.push(setInterval(tick, 1000));
   route();
 }
@@ -104,8 +109,12 @@ async function start(me) {
 function stop() {
   if (state.stream) state.stream.stop();
   state.stream = null;
-  for (const t of state.timers) clearInterval(t);
+  for (const t of state.timers.concat(viewTimers)) clearInterval(t);
   state.timers = [];
+  viewTimers = [];
+  current = { name: null, update() {} };
+  $('view').replaceChildren();
+  $('alerts').replaceChildren();
 }
 
 async function loadLive() {
@@ -224,8 +233,15 @@ function tick() {
 // ---------------------------------------------------------------------------------------
 // Header status
 
+function statusFailed(e) {
+  if (e instanceof ApiError && e.status === 401) return;
+  $('status-text').textContent = `daemon unreachable: ${e.message}`;
+  $('daemon-status').classList.add('down');
+}
+
 async function pollStatus() {
   const s = await get('status');
+  $('daemon-status').classList.remove('down');
   const now = performance.now();
   if (state.prevStatus) {
     const dt = (now - state.prevStatus.at) / 1000;
@@ -276,6 +292,8 @@ function route() {
     if (on) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  for (const t of viewTimers) clearInterval(t);
+  viewTimers = [];
   const root = $('view');
   root.replaceChildren();
   root.dataset.view = view;
@@ -458,7 +476,9 @@ function overview(root) {
   function fillScopes() {
     const keep = state.scope;
     const options = [h('option', { value: 'total', text: 'All protected space' })];
-    for (const p of [...state.prefixes].sort()) options.push(h('option', { value: p, text: p }));
+    // IPv4 first, then IPv6, each in address order as text sorts it.
+    const sorted = [...state.prefixes].sort((a, b) => (a.includes(':') - b.includes(':')) || a.localeCompare(b, 'en', { numeric: true }));
+    for (const p of sorted) options.push(h('option', { value: p, text: p }));
     scopeSelect.replaceChildren(...options);
     scopeSelect.value = state.prefixes.has(keep) ? keep : 'total';
   }
@@ -480,7 +500,14 @@ function overview(root) {
   }
 
   function drawKpis() {
-    const last = state.live[state.live.length - 1] || { inbound: {}, outbound: {} };
+    // "Now" is the chart's last point: averaged as the chart is.
+    const n = Math.min(state.avgS, state.live.length);
+    const recent = state.live.slice(state.live.length - n);
+    const mean = (dir, m) => (n ? recent.reduce((a, s) => a + s[dir][m], 0) / n : null);
+    const last = {
+      inbound: { pps: mean('inbound', 'pps'), bps: mean('inbound', 'bps') },
+      outbound: { pps: mean('outbound', 'pps'), bps: mean('outbound', 'bps') },
+    };
     const ex = state.exportersSummary;
     kpis.replaceChildren(
       kpi('Inbound now', f.pps(last.inbound.pps), f.bps(last.inbound.bps), 'kpi-in'),
@@ -696,10 +723,7 @@ function traffic(root) {
     }
   }
   load();
-  const timer = setInterval(() => {
-    if (current.name === 'traffic') load();
-    else clearInterval(timer);
-  }, 60_000);
+  every(60_000, load);
   return () => {};
 }
 
@@ -761,10 +785,7 @@ function exporters(root) {
   }
   load();
   drawPipeline();
-  const timer = setInterval(() => {
-    if (current.name === 'exporters') load();
-    else clearInterval(timer);
-  }, STATUS_EVERY_MS);
+  every(STATUS_EVERY_MS, load);
   return (why) => {
     if (why === 'status') drawPipeline();
   };

@@ -139,6 +139,8 @@ try {
     for (const want of ['Vector', 'Packet size', 'Samples', 'Confidence']) {
       if (!facts.includes(want)) throw new Error(`the fingerprint lacks ${want}`);
     }
+    // The traffic of the target's prefix, from the live seconds.
+    await page.waitForFunction(() => Number(document.getElementById('detail-chart')?.dataset.points) > 0, null, { timeout: 10_000 });
     await shot('05-detail-active', true);
   });
 

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventParser } from '../../crates/server/console/api.js';
 import * as f from '../../crates/server/console/format.js';
+import { covers, parseIp } from '../../crates/server/console/net.js';
 
 function parse(chunks) {
   const got = [];
@@ -74,4 +75,22 @@ test('axis ticks are round and cover the maximum', () => {
     assert.ok(values.length <= 7);
   }
   assert.deepEqual(f.ticks(0).values, [0, 1]);
+});
+
+test('prefixes hold their addresses, IPv4 and IPv6', () => {
+  assert.ok(covers('203.0.113.0/24', '203.0.113.100'));
+  assert.ok(covers('203.0.113.0/24', '203.0.113.0/25'));
+  assert.ok(!covers('203.0.113.0/25', '203.0.113.200'));
+  assert.ok(!covers('203.0.113.0/25', '203.0.113.0/24'));
+  assert.ok(covers('0.0.0.0/0', '198.51.100.1'));
+  assert.ok(covers('2001:db8:1::/64', '2001:db8:1::10'));
+  assert.ok(covers('2001:db8:1::/48', '2001:db8:1:ffff::1'));
+  assert.ok(!covers('2001:db8:1::/64', '2001:db8:2::1'));
+  assert.ok(!covers('203.0.113.0/24', '2001:db8::1'));
+  assert.equal(parseIp('::1').n, 1n);
+  assert.equal(parseIp('2001:db8::').n, 0x20010db8n << 96n);
+  for (const bad of ['1.2.3', '1.2.3.256', '1::2::3', '12345::', 'x', '', '1:2:3:4:5:6:7:8:9']) {
+    assert.equal(parseIp(bad), null, bad);
+  }
+  assert.ok(!covers('203.0.113.0/33', '203.0.113.1'));
 });

@@ -6,6 +6,7 @@ import { ApiError, follow, get, token, whenUnauthorized } from './api.js';
 import { TimeChart } from './chart.js';
 import { card, confidence, h, segmented, shareBar, table } from './dom.js';
 import * as f from './format.js';
+import { covers } from './net.js';
 
 /** Seconds of live traffic kept in the page (the chart shows up to this). */
 const LIVE_KEEP = 900;
@@ -343,10 +344,11 @@ function rawPoints(scope, metric) {
   });
 }
 
-function legend() {
+function legend(band = null) {
   return h('div', { class: 'legend' },
     h('span', { class: 'key key-in' }, 'Inbound'),
-    h('span', { class: 'key key-out' }, 'Outbound'));
+    h('span', { class: 'key key-out' }, 'Outbound'),
+    band ? h('span', { class: 'key key-band', text: band }) : null);
 }
 
 function targetCell(d) {
@@ -465,7 +467,7 @@ function overview(root) {
   const recentBody = h('div', { id: 'recent-attacks' });
   root.append(
     kpis,
-    card('Live traffic', { tools, id: 'live-card' }, legend(), chartEl),
+    card('Live traffic', { tools, id: 'live-card' }, legend('attacks'), chartEl),
     card('Active attacks', { id: 'attacks-card' }, attacksBody),
     h('div', { class: 'columns' },
       card('Active scans', { id: 'scans-card', tools: h('a', { href: '#/scans', class: 'more', text: 'All scans →' }) }, scansBody),
@@ -490,7 +492,14 @@ function overview(root) {
     // A daemon younger than the window: start at its first second (two minutes at least).
     const first = state.live.length ? f.ms(state.live[0].t) : to;
     const from = Math.min(to - 120_000, Math.max(to - state.windowS * 1000, first));
-    chart.set({ points: livePoints(state.scope, state.metric, state.avgS), from, to, metric: state.metric, note: state.avgS > 1 ? `${state.avgS} s average` : null });
+    // Attacks on what the chart shows, shaded.
+    const bands = [...state.active.values(), ...state.ended]
+      .filter((d) => state.scope === 'total' || covers(state.scope, d.target))
+      .map((d) => [f.ms(d.start), d.end ? f.ms(d.end) : null]);
+    chart.set({
+      points: livePoints(state.scope, state.metric, state.avgS), from, to, metric: state.metric,
+      note: state.avgS > 1 ? `${state.avgS} s average` : null, bands,
+    });
     drawKpis();
   }
 
@@ -880,16 +889,49 @@ function detection(root, id) {
     body.replaceChildren(
       h('div', { class: 'detail-head' }, h('h1', {}, title, ' ', stateBadge), h('p', { class: 'evidence', text: d.evidence })),
       h('div', { class: 'kpis' }, kpis),
+      trafficCard(),
       h('div', { class: 'detail-grid' },
         h('div', { class: 'detail-main' },
           card('Fingerprint', {}, h('dl', { class: 'facts' }, facts)),
           h('div', { class: 'columns' }, fingerprint)),
         card('Timeline', { cls: 'timeline-card' }, timeline)),
       raw);
+    drawTraffic();
+  }
+
+  // The live traffic of the target's prefix around the attack, while the page still holds
+  // those seconds (the last 15 minutes).
+  let chart = null;
+  let prefix = null;
+  function trafficCard() {
+    chart = null;
+    prefix = [...state.prefixes].find((p) => covers(p, shown.target)) || null;
+    const first = state.live.length ? f.ms(state.live[0].t) : Infinity;
+    const end = shown.end ? f.ms(shown.end) : Date.now();
+    if (!prefix || end < first) return null;
+    const el = h('div', { id: 'detail-chart' });
+    const what = shown.kind === 'ddos' ? 'attack' : 'scan';
+    const c = card(`Traffic of ${prefix} around the ${what}`, { id: 'detail-traffic' },
+      legend(`the ${what}`), el);
+    chart = new TimeChart(el, { height: 190, label: `traffic of ${prefix}` });
+    return c;
+  }
+  function drawTraffic() {
+    if (!chart) return;
+    const last = state.live[state.live.length - 1];
+    const liveEnd = last ? f.ms(last.t) : Date.now();
+    const from = f.ms(shown.start) - 60_000;
+    const to = shown.end ? Math.min(liveEnd, f.ms(shown.end) + 60_000) : liveEnd;
+    chart.set({
+      points: livePoints(prefix, 'pps', state.avgS), from, to: Math.max(to, from + 120_000), metric: 'pps',
+      note: state.avgS > 1 ? `${state.avgS} s average` : null,
+      bands: [[f.ms(shown.start), shown.end ? f.ms(shown.end) : null]],
+    });
   }
 
   load();
   return (why, d) => {
+    if (why === 'traffic' && shown && !shown.end) drawTraffic();
     if (why === 'detection' && shown && d.id === shown.id) {
       // The event carries the stored detection with its timeline.
       shown = d;

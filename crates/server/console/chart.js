@@ -42,9 +42,11 @@ export class TimeChart {
   }
 
   /** `points`: [{t: ms, in: n, out: n}] oldest first; `from`/`to` in ms; `metric` pps|bps. */
-  set({ points, from, to, metric, note = null }) {
+  /** `bands` [[from, to]] in ms (to null: still going) shade time spans (attacks). */
+  set({ points, from, to, metric, note = null, bands = [] }) {
     this.points = points;
     this.note = note;
+    this.bands = bands;
     this.from = from;
     this.to = to;
     if (metric) this.metric = metric;
@@ -106,6 +108,13 @@ export class TimeChart {
       class: 'chart-axis',
     }));
 
+    for (const [b0, b1] of this.bands || []) {
+      const x0 = Math.max(MARGIN.left, this.x(b0));
+      const x1 = Math.min(MARGIN.left + w, this.x(b1 ?? this.to));
+      if (x1 > x0) {
+        root.append(svg('rect', { x: x0, y: MARGIN.top, width: x1 - x0, height: h, class: 'chart-band' }));
+      }
+    }
     if (pts.length) {
       const line = (key) => pts.map((p, i) => `${i ? 'L' : 'M'}${this.x(p.t).toFixed(1)},${y(p[key]).toFixed(1)}`).join('');
       const inLine = line('in');

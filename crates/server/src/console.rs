@@ -33,6 +33,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/format.js"),
     ),
     (
+        "net.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/net.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),

@@ -5,7 +5,8 @@
 //   node console.test.mjs --url http://127.0.0.1:18080/ --token rmp_... --artifacts DIR
 //
 // It prints `READY` on standard output once it is logged in and the live chart draws: the
-// driver then starts the attack. It fails (exit 1, with failure.png) on any step that does
+// driver then starts the attack. `STOP` asks the driver to kill the daemon, `START` to start
+// it again on the same store. It fails (exit 1, with failure.png) on any step that does
 // not happen in time, and on any error the page logs (a CSP violation is one).
 
 import { chromium } from 'playwright-core';
@@ -179,6 +180,21 @@ try {
     await page.locator('#history-chart svg').waitFor({ timeout: 10_000 });
     await page.waitForFunction(() => Number(document.getElementById('history-chart').dataset.points) > 0, null, { timeout: 90_000 });
     await shot('10-traffic');
+  });
+
+  await step('the console says when the daemon is gone and follows it back', async () => {
+    await page.goto(`${opt.url}#/overview`);
+    await page.locator('#live-dot.on').waitFor({ timeout: 10_000 });
+    console.log('STOP');
+    await page.locator('#offline').waitFor({ state: 'visible', timeout: 30_000 });
+    await page.locator('#daemon-status.down').waitFor({ timeout: 15_000 });
+    await shot('13-daemon-down');
+    console.log('START');
+    await page.locator('#live-dot.on').waitFor({ timeout: 60_000 });
+    await page.locator('#offline').waitFor({ state: 'hidden', timeout: 5_000 });
+    // What the store kept is there after the restart.
+    await page.goto(`${opt.url}#/attacks`);
+    await page.locator('#attack-history tbody tr').first().waitFor({ timeout: 10_000 });
   });
 
   await step('dark colour scheme', async () => {

@@ -152,6 +152,59 @@ impl Drop for Run {
     }
 }
 
+/// How `rampart serve` is started, so that it can be started again on the same ports and
+/// store.
+struct Serve {
+    args: Vec<String>,
+    flow_port: u16,
+    api_port: u16,
+    store: PathBuf,
+}
+
+impl Serve {
+    /// Starts it and waits for its API port.
+    fn start(&self, r: &mut Run, log: &str) {
+        let log_file = r.log(log);
+        let dir = r.dir.clone();
+        r.spawn(
+            "rampart serve",
+            Command::new(RAMPART)
+                .arg("serve")
+                .args([
+                    "--set",
+                    &format!("listen.flow=[\"127.0.0.1:{}\"]", self.flow_port),
+                ])
+                .args([
+                    "--set",
+                    &format!("api.listen=\"127.0.0.1:{}\"", self.api_port),
+                ])
+                .args(["--set", &format!("store.path=\"{}\"", self.store.display())])
+                .args(&self.args)
+                .current_dir(dir)
+                .stdout(Stdio::null())
+                .stderr(log_file),
+        );
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.api_port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "rampart serve did not open its API port:\n{}",
+                r.read_log(log)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops it as a crash would (SIGKILL): the store must keep what it had.
+    fn kill(&self, r: &mut Run) {
+        if let Some(i) = r.children.iter().position(|(w, _)| *w == "rampart serve") {
+            let (_, mut c) = r.children.remove(i);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -240,29 +293,13 @@ fn console_shows_a_live_attack_in_chromium() {
     let (flow_port, api_port) = (free_udp_port(), free_tcp_port());
     let mut args = scenario.thresholds.args();
     args.extend(traffic::scan_args());
-    let serve_log = r.log("serve.log");
-    r.spawn(
-        "rampart serve",
-        Command::new(RAMPART)
-            .arg("serve")
-            .args(["--set", &format!("listen.flow=[\"127.0.0.1:{flow_port}\"]")])
-            .args(["--set", &format!("api.listen=\"127.0.0.1:{api_port}\"")])
-            .args(["--set", &format!("store.path=\"{}\"", store.display())])
-            .args(&args)
-            .current_dir(&r.dir)
-            .stdout(Stdio::null())
-            .stderr(serve_log),
-    );
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", api_port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "rampart serve did not open its API port:\n{}",
-            r.read_log("serve.log")
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-
+    let serve = Serve {
+        args,
+        flow_port,
+        api_port,
+        store,
+    };
+    serve.start(&mut r, "serve.log");
     r.link();
     let softflowd_log = r.log("softflowd.log");
     r.spawn(
@@ -306,7 +343,9 @@ fn console_shows_a_live_attack_in_chromium() {
     });
 
     // The script says READY once logged in with the live chart drawing: then the attack.
+    // STOP and START: the daemon is killed, then started again on the same store.
     let mut transcript = Vec::new();
+    let mut restarted = false;
     let mut replaying = false;
     let start = Instant::now();
     loop {
@@ -326,6 +365,13 @@ fn console_shows_a_live_attack_in_chromium() {
                             .stdout(Stdio::null())
                             .stderr(replay_log),
                     );
+                }
+                if line == "STOP" {
+                    serve.kill(&mut r);
+                }
+                if line == "START" && !restarted {
+                    restarted = true;
+                    serve.start(&mut r, "serve-again.log");
                 }
                 transcript.push(line);
             }
@@ -348,14 +394,16 @@ fn console_shows_a_live_attack_in_chromium() {
     assert!(
         status.success(),
         "the browser script failed ({status}); screenshots in {}\n--- script\n{}\n--- serve\n{}\n\
-         --- softflowd\n{}\n--- tcpreplay\n{}",
+         --- serve after the restart\n{}\n--- softflowd\n{}\n--- tcpreplay\n{}",
         artifacts.display(),
         transcript.join("\n"),
         r.read_log("serve.log"),
+        r.read_log("serve-again.log"),
         r.read_log("softflowd.log"),
         r.read_log("tcpreplay.log"),
     );
     assert!(replaying, "the script never said READY");
+    assert!(restarted, "the script never asked for the restart");
     for shot in [
         "03-overview-attack.png",
         "05-detail-active.png",

@@ -116,12 +116,18 @@ function stop() {
   current = { name: null, update() {} };
   $('view').replaceChildren();
   $('alerts').replaceChildren();
+  clearTimeout(state.offlineTimer);
+  $('offline').hidden = true;
 }
 
 async function loadLive() {
   const r = await get('traffic/live', { seconds: LIVE_KEEP });
-  state.live = r.seconds || [];
-  for (const s of state.live) notePrefixes(s);
+  const fetched = r.seconds || [];
+  // Seconds from before a daemon restart stay on the chart.
+  const firstNew = fetched.length ? f.ms(fetched[0].t) : Infinity;
+  const kept = state.live.filter((s) => f.ms(s.t) < firstNew);
+  state.live = kept.concat(fetched).slice(-LIVE_KEEP);
+  for (const s of fetched) notePrefixes(s);
 }
 
 async function loadActive() {
@@ -143,6 +149,15 @@ function onStreamState(s, why) {
   const dot = $('live-dot');
   dot.classList.toggle('on', s === 'live');
   dot.title = s === 'live' ? 'live: receiving events' : `reconnecting: ${why || ''}`;
+  // A short drop is not worth a banner; a longer one is: the numbers stop moving.
+  clearTimeout(state.offlineTimer);
+  if (s === 'live') $('offline').hidden = true;
+  else {
+    state.offlineTimer = setTimeout(() => {
+      $('offline-text').textContent = `Live updates lost (${why || 'no answer'}). Reconnecting… what is shown may be out of date.`;
+      $('offline').hidden = false;
+    }, 3000);
+  }
   if (s === 'live' && state.streamWasDown) {
     // Fill what was missed while the stream was down.
     state.streamWasDown = false;
@@ -236,13 +251,15 @@ function tick() {
 
 function statusFailed(e) {
   if (e instanceof ApiError && e.status === 401) return;
-  $('status-text').textContent = `daemon unreachable: ${e.message}`;
+  $('status-text').textContent = 'daemon unreachable';
+  $('daemon-status').title = e.message;
   $('daemon-status').classList.add('down');
 }
 
 async function pollStatus() {
   const s = await get('status');
   $('daemon-status').classList.remove('down');
+  $('daemon-status').title = '';
   const now = performance.now();
   if (state.prevStatus) {
     const dt = (now - state.prevStatus.at) / 1000;

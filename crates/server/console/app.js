@@ -937,12 +937,14 @@ function detection(root, id) {
     if (!chart) return;
     const last = state.live[state.live.length - 1];
     const liveEnd = last ? f.ms(last.t) : Date.now();
-    const from = f.ms(shown.start) - 60_000;
+    // From a minute before to a minute after (or to now), two minutes at least, ending now
+    // at the latest.
     const to = shown.end ? Math.min(liveEnd, f.ms(shown.end) + 60_000) : liveEnd;
+    const from = Math.min(f.ms(shown.start) - 60_000, to - 120_000);
     chart.set({
-      points: livePoints(prefix, 'pps', state.avgS), from, to: Math.max(to, from + 120_000), metric: 'pps',
+      points: livePoints(prefix, 'pps', state.avgS), from, to, metric: 'pps',
       note: state.avgS > 1 ? `${state.avgS} s average` : null,
-      bands: [[f.ms(shown.start), shown.end ? f.ms(shown.end) : null]],
+      bands: [[f.ms(shown.start), shown.end ? f.ms(shown.end) : liveEnd]],
     });
   }
 

@@ -33,6 +33,7 @@ const state = {
   active: new Map(), // attack id → attack (state active)
   scans: new Map(), // scan id → scan (state active)
   fresh: new Map(), // detection id → when it was first seen live (ms)
+  endedIds: new Set(), // detections seen ending in the event stream
   ended: [], // attacks that ended while the page was open, newest first
   exporterProblem: false,
   stream: null,
@@ -100,6 +101,7 @@ async function start(me) {
   state.active = new Map();
   state.scans = new Map();
   state.ended = [];
+  state.endedIds = new Set();
   await Promise.all([loadLive(), loadActive(), pollStatus()]).catch(showError);
   state.stream = follow({ traffic: onTraffic, detection: onDetection, lagged: onLagged }, onStreamState);
   state.timers.push(setInterval(() => pollStatus().catch(statusFailed), STATUS_EVERY_MS));
@@ -136,9 +138,15 @@ async function loadActive() {
     get('detections', { kind: 'scan', state: 'active', limit: 1000 }),
     get('attacks', { state: 'ended', limit: RECENT }),
   ]);
-  state.active = new Map(a.attacks.map((d) => [d.id, d]));
+  // Events may have overtaken the lists on the way: what they ended stays ended, and the
+  // newer of two versions wins.
+  const merge = (old, list) => new Map(list.filter((d) => !state.endedIds.has(d.id)).map((d) => {
+    const o = old.get(d.id);
+    return [d.id, o && f.ms(o.updated) > f.ms(d.updated) ? o : d];
+  }));
+  state.active = merge(state.active, a.attacks);
+  state.scans = merge(state.scans, s.detections);
   state.ended = e.attacks;
-  state.scans = new Map(s.detections.map((d) => [d.id, d]));
   updateCounts();
 }
 
@@ -158,12 +166,10 @@ function onStreamState(s, why) {
       $('offline').hidden = false;
     }, 3000);
   }
-  if (s === 'live' && state.streamWasDown) {
-    // Fill what was missed while the stream was down.
-    state.streamWasDown = false;
+  if (s === 'live') {
+    // Fill what was missed before the stream was (re)connected.
     Promise.all([loadLive(), loadActive()]).then(() => current.update('all')).catch(showError);
   }
-  if (s === 'reconnecting') state.streamWasDown = true;
 }
 
 function onLagged() {
@@ -190,10 +196,14 @@ function onDetection({ phase, detection: d }) {
   const isNew = !map.has(d.id) && phase !== 'ended';
   if (phase === 'ended' || d.state === 'ended') {
     map.delete(d.id);
+    if (state.endedIds.size > 10_000) state.endedIds.clear();
+    state.endedIds.add(d.id);
     if (d.kind === 'ddos') {
       state.ended = [d, ...state.ended.filter((x) => x.id !== d.id)].slice(0, RECENT);
     }
   } else {
+    // A detection resumed after a restart is active again under its old id.
+    state.endedIds.delete(d.id);
     map.set(d.id, d);
   }
   if (isNew && phase === 'started') {

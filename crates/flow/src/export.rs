@@ -373,7 +373,7 @@ impl Exporter {
     /// Sets a set's length, padding it to 4 bytes for NetFlow v9 (RFC 3954 §5.3).
     fn close_set(&self, buf: &mut Vec<u8>, start: usize) {
         if !self.ipfix() {
-            while (buf.len() - start) % 4 != 0 {
+            while !(buf.len() - start).is_multiple_of(4) {
                 buf.push(0);
             }
         }

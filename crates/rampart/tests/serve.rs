@@ -326,3 +326,27 @@ fn a_live_flood_appears_and_survives_a_restart() {
     drop(exporter);
     d.stop();
 }
+
+#[test]
+fn stops_on_sigterm_while_a_console_listens_to_events() {
+    let dir = Scratch::new("sse");
+    let t = token(dir.path(), "viewer", "v");
+    let d = Daemon::start(dir.path(), &[]);
+    // An event stream held open, as the console does all day.
+    let mut s = std::net::TcpStream::connect(d.api).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\r\n"
+    )
+    .unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("text/event-stream"));
+    let started = std::time::Instant::now();
+    let log = d.stop();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}

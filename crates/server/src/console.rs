@@ -13,9 +13,39 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../console/app.js"),
     ),
     (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/api.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/chart.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/dom.js"),
+    ),
+    (
+        "format.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/format.js"),
+    ),
+    (
+        "net.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../console/net.js"),
+    ),
+    (
         "style.css",
         "text/css; charset=utf-8",
         include_str!("../console/style.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../console/favicon.svg"),
     ),
 ];
 

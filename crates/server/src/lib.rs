@@ -32,6 +32,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long open API requests may run on after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How often old data is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 
@@ -166,15 +169,27 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
 
     let app = api::router(state.clone());
     let stop = shared.clone();
-    axum::serve(api_listener, app)
-        .with_graceful_shutdown(async move {
-            while !stop.stopping.load(Ordering::Relaxed) {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .context("serving the API")?;
-
+    let server = tokio::spawn(async move {
+        axum::serve(api_listener, app)
+            .with_graceful_shutdown(async move {
+                while !stop.stopping.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+            .await
+    });
+    while !shared.stopping.load(Ordering::Relaxed) && !server.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Clients get a few seconds to finish their requests; then the daemon stops anyway.
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => return Err(e).context("serving the API"),
+        Ok(Err(e)) => return Err(e).context("the API task"),
+        Err(_) => {
+            tracing::warn!("API clients still connected after the grace time; stopping anyway")
+        }
+    }
     tracing::info!("stopping");
     signals.abort();
     pruner.abort();

@@ -343,6 +343,14 @@ pub async fn events(
                 .data(format!("{{\"missed\":{n}}}")),
         })
     });
+    // The stream ends when the daemon stops, so that shutdown does not wait for clients.
+    let shared = state.0.shared.clone();
+    let stopped = async move {
+        while !shared.stopping.load(Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let stream = futures_util::StreamExt::take_until(stream, Box::pin(stopped));
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -550,7 +550,7 @@ mod tests {
         r.in_if = Some(1);
         r.out_if = Some(2 + i);
         r.ttl = Some(50 + (i % 10) as u8);
-        r.fragment = Some(i % 7 == 0);
+        r.fragment = Some(i.is_multiple_of(7));
         r
     }
 

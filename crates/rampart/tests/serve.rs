@@ -294,8 +294,9 @@ fn a_live_flood_appears_and_survives_a_restart() {
         dir.path(),
         &[args.clone(), strings(&["--set", &same_port])].concat(),
     );
-    let log = d.log();
-    assert!(log.contains("restored active detections"), "{log}");
+    wait_for(10, "the restored detections in the log", || {
+        d.log().contains("restored active detections").then_some(())
+    });
     let resumed = wait_for(20, "the attack resumed after the restart", || {
         let a = d.json(&format!("/api/v1/attacks/{id}"), &t);
         let events: Vec<String> = a["timeline"]

@@ -125,7 +125,7 @@ impl Responder {
             .cloned()
             .collect();
         for m in live {
-            if let Err(e) = me.apply(&m).await {
+            if let Err(e) = me.apply(&m).await.map(|_| ()) {
                 tracing::warn!(id = m.id, error = %e, "re-applying a restored mitigation");
             }
         }
@@ -224,31 +224,41 @@ impl Responder {
         }
     }
 
-    /// Carries out what the mitigation asks of this host's executors.
-    async fn apply(&self, m: &Mitigation) -> Result<(), String> {
-        let Some(nft) = self.nft.clone() else {
-            return match m.kind {
-                ActionKind::Ban => Err("respond.nftables is not enabled".into()),
-                // BGP announcements go through the speaker (no peers configured: nothing
-                // to announce to, which the audit says).
-                _ => Ok(()),
-            };
+    /// Carries out what the mitigation asks of this host's executors; says what was done:
+    /// `ok`, or `no_peers` for an announcement with no BGP peer to announce it to.
+    async fn apply(&self, m: &Mitigation) -> Result<&'static str, String> {
+        let local = match (m.kind, &self.nft) {
+            (ActionKind::Ban, None) => return Err("respond.nftables is not enabled".into()),
+            (ActionKind::Ban, Some(nft)) => Some(nft.clone()),
+            (ActionKind::Flowspec, Some(nft)) if self.nft_flowspec => Some(nft.clone()),
+            _ => None,
         };
-        let m = m.clone();
-        let flowspec = self.nft_flowspec;
-        blocking(move || {
-            let ttl = m
-                .expires
-                .as_secs()
-                .saturating_sub(crate::clock::now().as_secs())
-                .max(1);
-            match m.kind {
-                ActionKind::Ban => nft.ban(m.target.addr(), ttl).map_err(|e| e.to_string()),
-                ActionKind::Flowspec if flowspec => nft.add_rules(&m).map_err(|e| e.to_string()),
-                _ => Ok(()),
-            }
-        })
-        .await
+        if let Some(nft) = local {
+            let m = m.clone();
+            blocking(move || {
+                let ttl = m
+                    .expires
+                    .as_secs()
+                    .saturating_sub(crate::clock::now().as_secs())
+                    .max(1);
+                match m.kind {
+                    ActionKind::Ban => nft.ban(m.target.addr(), ttl),
+                    _ => nft.add_rules(&m),
+                }
+                .map_err(|e| e.to_string())
+            })
+            .await?;
+        }
+        match m.kind {
+            ActionKind::Ban => Ok("ok"),
+            // BGP announcements go through the speaker; with no peers there is nobody to
+            // announce to, and the audit says so.
+            _ => Ok(if self.nft_flowspec && m.kind == ActionKind::Flowspec {
+                "ok"
+            } else {
+                "no_peers"
+            }),
+        }
     }
 
     async fn undo(&self, m: &Mitigation) -> Result<(), String> {
@@ -281,7 +291,7 @@ impl Responder {
                 let result = if m.dry_run {
                     Ok("dry_run")
                 } else {
-                    self.apply(&m).await.map(|()| "ok")
+                    self.apply(&m).await
                 };
                 let (result, detail) = match result {
                     Ok(r) => (r.to_string(), json!({"via": self.carried_by(&m)})),
@@ -293,7 +303,7 @@ impl Responder {
                 let result = if m.dry_run || m.kind != ActionKind::Ban {
                     Ok(())
                 } else {
-                    self.apply(&m).await
+                    self.apply(&m).await.map(|_| ())
                 };
                 let (r, detail) = match result {
                     Ok(()) => ("ok", json!({"expires": m.expires})),

@@ -1,0 +1,242 @@
+#![allow(clippy::unwrap_used)]
+//! The response end to end: `rampart serve` with its firewall in a network namespace made
+//! here. A horizontal scan sent as NetFlow v5 gets its source banned in real nftables; a SYN
+//! flood gets FlowSpec rules (no BGP peer here: decided, audited, not announced); an
+//! operator's `rampart mitigate` passes the same guards (a never-listed address is refused
+//! with exit status 3 and the guard's name), and withdraws what it announced.
+
+#[path = "support/daemon.rs"]
+mod daemon;
+
+use daemon::{token, wait_for, Daemon, Scratch, RAMPART};
+use serde_json::Value;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One NetFlow v5 record: source, destination, ports, protocol, flags, packets, and its
+/// duration in milliseconds (ending now).
+struct Rec {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    flags: u8,
+    packets: u32,
+    duration_ms: u32,
+}
+
+/// NetFlow v5 datagrams (30 records each) stamped with the wall clock.
+fn send_v5(to: SocketAddr, recs: &[Rec]) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let uptime: u32 = 3_600_000;
+    for chunk in recs.chunks(30) {
+        let mut d = Vec::with_capacity(24 + 48 * chunk.len());
+        d.extend_from_slice(&5u16.to_be_bytes());
+        d.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        d.extend_from_slice(&uptime.to_be_bytes());
+        d.extend_from_slice(&(now.as_secs() as u32).to_be_bytes());
+        d.extend_from_slice(&now.subsec_nanos().to_be_bytes());
+        d.extend_from_slice(&[0; 8]); // sequence, engine, sampling
+        for r in chunk {
+            d.extend_from_slice(&r.src.octets());
+            d.extend_from_slice(&r.dst.octets());
+            d.extend_from_slice(&[0; 4]); // next hop
+            d.extend_from_slice(&[0; 4]); // input, output
+            d.extend_from_slice(&r.packets.to_be_bytes());
+            d.extend_from_slice(&(r.packets * 60).to_be_bytes());
+            d.extend_from_slice(&(uptime - r.duration_ms).to_be_bytes());
+            d.extend_from_slice(&uptime.to_be_bytes());
+            d.extend_from_slice(&r.sport.to_be_bytes());
+            d.extend_from_slice(&r.dport.to_be_bytes());
+            d.extend_from_slice(&[0, r.flags, r.proto, 0]);
+            d.extend_from_slice(&[0; 8]); // AS numbers, masks, padding
+        }
+        s.send_to(&d, to).unwrap();
+    }
+}
+
+fn sh(args: &[&str]) -> (bool, String) {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// A namespace to hold the daemon's firewall table.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Netns {
+        let name = format!("rresp{}", std::process::id());
+        let _ = sh(&["ip", "netns", "del", &name]);
+        assert!(sh(&["ip", "netns", "add", &name]).0);
+        Netns(name)
+    }
+    fn nft_list(&self) -> String {
+        sh(&[
+            "ip", "netns", "exec", &self.0, "nft", "list", "table", "inet", "rampart",
+        ])
+        .1
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.0]);
+    }
+}
+
+fn mitigate(d: &Daemon, t: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(RAMPART)
+        .arg("mitigate")
+        .args(args)
+        .args(["--api", &format!("http://{}", d.api), "--token", t])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn active(d: &Daemon, t: &str) -> Vec<Value> {
+    d.json("/api/v1/mitigations?state=active", t)["mitigations"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn scans_are_banned_floods_get_flowspec_and_operators_pass_the_guards() {
+    let dir = Scratch::new("respond");
+    let ns = Netns::new();
+    let t = token(dir.path(), "analyst", "alice");
+    let nft_cmd = format!(
+        "respond.nftables.command=[\"ip\",\"netns\",\"exec\",\"{}\",\"nft\"]",
+        ns.0
+    );
+    let args: Vec<String> = [
+        "--protect",
+        "203.0.113.0/24",
+        "--set",
+        "respond.dry_run=false",
+        "--set",
+        "respond.nftables.enabled=true",
+        "--set",
+        &nft_cmd,
+        "--set",
+        "respond.never=[\"203.0.113.53/32\"]",
+        "--set",
+        "detect.ddos.vector_pps.syn_flood=1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let d = Daemon::start(dir.path(), &args);
+    wait_for(10, "our nftables table", || {
+        ns.nft_list().contains("banned_v4").then_some(())
+    });
+
+    // A horizontal scan: SYNs from one source to port 22 of 200 hosts, unanswered.
+    let scanner = Ipv4Addr::new(192, 0, 2, 66);
+    let scan: Vec<Rec> = (1..=200u8)
+        .map(|h| Rec {
+            src: scanner,
+            dst: Ipv4Addr::new(203, 0, 113, h),
+            sport: 40_000,
+            dport: 22,
+            proto: 6,
+            flags: 0x02,
+            packets: 1,
+            duration_ms: 0,
+        })
+        .collect();
+    send_v5(d.flow, &scan);
+    let ban = wait_for(20, "the scanner's ban", || {
+        active(&d, &t)
+            .into_iter()
+            .find(|m| m["kind"] == "ban" && m["target"] == "192.0.2.66")
+    });
+    assert_eq!(ban["dry_run"], false);
+    assert_eq!(ban["requested_by"], "policy");
+    let listed = ns.nft_list();
+    assert!(
+        listed.contains("192.0.2.66") && listed.contains("expires"),
+        "{listed}"
+    );
+    let det = ban["detection_id"].as_u64().unwrap();
+    let scan_det = d.json(&format!("/api/v1/detections/{det}"), &t);
+    assert_eq!(scan_det["kind"], "scan");
+    assert!(scan_det["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"] == "mitigation.apply"));
+
+    // A SYN flood on .100 for four seconds: FlowSpec rules, not announced (no BGP peer).
+    for _ in 0..8 {
+        let flood: Vec<Rec> = (0..30u32)
+            .map(|i| Rec {
+                src: Ipv4Addr::from(0xc633_6400 + i),
+                dst: Ipv4Addr::new(203, 0, 113, 100),
+                sport: 1024 + i as u16,
+                dport: 80,
+                proto: 6,
+                flags: 0x02,
+                packets: 200,
+                duration_ms: 500,
+            })
+            .collect();
+        send_v5(d.flow, &flood);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let fs = wait_for(20, "the flood's FlowSpec mitigation", || {
+        active(&d, &t)
+            .into_iter()
+            .find(|m| m["kind"] == "flowspec" && m["target"] == "203.0.113.100")
+    });
+    assert_eq!(fs["rules"][0]["protocols"][0], 6);
+    assert_eq!(fs["rules"][0]["tcp_flags"]["set"], 2);
+    let audit = d.json("/api/v1/audit?limit=1000", &t);
+    let entries = audit["audit"].as_array().unwrap();
+    let applied = |target: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == "mitigation.apply" && e["subject"] == target)
+            .map(|e| e["result"].as_str().unwrap().to_string())
+    };
+    assert_eq!(applied("192.0.2.66").as_deref(), Some("ok"));
+    assert_eq!(applied("203.0.113.100").as_deref(), Some("no_peers"));
+
+    // By hand: the never-listed resolver is refused, naming the guard; another works.
+    let (code, out) = mitigate(
+        &d,
+        &t,
+        &["announce", "blackhole", "203.0.113.53", "--ttl", "10m"],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("never"), "{out}");
+    let (code, out) = mitigate(&d, &t, &["announce", "ban", "198.51.100.9", "--ttl", "10m"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(ns.nft_list().contains("198.51.100.9"));
+    let (code, out) = mitigate(&d, &t, &["list", "--state", "active"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("198.51.100.9") && out.contains("token:alice"),
+        "{out}"
+    );
+    let (code, out) = mitigate(&d, &t, &["withdraw", "198.51.100.9"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(10, "the manual ban gone from nftables", || {
+        (!ns.nft_list().contains("198.51.100.9")).then_some(())
+    });
+    let refused = d.json("/api/v1/audit?limit=1000", &t)["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["result"] == "refused" && e["detail"]["guard"] == "never");
+    assert!(refused, "the refusal is audited");
+    d.stop();
+}

@@ -101,6 +101,21 @@ pub struct FlowRule {
 }
 
 impl FlowRule {
+    /// Everything toward `destination`; narrow it by setting the other fields.
+    pub fn toward(destination: Cidr, action: FlowAction) -> Self {
+        FlowRule {
+            destination,
+            source: None,
+            protocols: Vec::new(),
+            source_ports: Vec::new(),
+            destination_ports: Vec::new(),
+            packet_length: None,
+            tcp_flags: None,
+            fragments: false,
+            action,
+        }
+    }
+
     /// One line for logs, the audit and notifications.
     pub fn describe(&self) -> String {
         let mut s = format!("to {}", self.destination);

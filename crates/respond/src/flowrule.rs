@@ -62,17 +62,7 @@ const PORT_SHARE: f64 = 0.9;
 /// One rule for one vector of the attack; `None` when no precise rule exists (an unknown
 /// IP protocol).
 pub fn rule_for(d: &DdosDetection, v: DdosVector, action: FlowAction) -> Option<FlowRule> {
-    let mut r = FlowRule {
-        destination: d.target,
-        source: None,
-        protocols: Vec::new(),
-        source_ports: Vec::new(),
-        destination_ports: Vec::new(),
-        packet_length: None,
-        tcp_flags: None,
-        fragments: false,
-        action,
-    };
+    let mut r = FlowRule::toward(d.target, action);
     let v6 = d.target.addr().is_ipv6();
     let dominant_dst = || {
         let ports: Vec<u16> = d.top_dst_ports.iter().map(|p| p.port).collect();

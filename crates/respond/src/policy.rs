@@ -566,17 +566,7 @@ impl Policy {
         by: &str,
     ) -> Result<Mitigation, Refusal> {
         let rules = if kind == ActionKind::Flowspec {
-            vec![FlowRule {
-                destination: target,
-                source: None,
-                protocols: Vec::new(),
-                source_ports: Vec::new(),
-                destination_ports: Vec::new(),
-                packet_length: None,
-                tcp_flags: None,
-                fragments: false,
-                action: self.cfg.flowspec.action,
-            }]
+            vec![FlowRule::toward(target, self.cfg.flowspec.action)]
         } else {
             Vec::new()
         };

@@ -380,24 +380,45 @@ impl Responder {
             summary: summary.clone(),
             detail: json!({"mitigation_id": m.id, "result": result}),
         };
-        let (store, mm, det) = (self.store.clone(), m.clone(), m.detection_id);
+        self.persist(
+            Some(m.clone()),
+            entry,
+            m.detection_id.map(|id| (id, timeline)),
+        )
+        .await;
+        self.publish(action, result, serde_json::to_value(m).unwrap_or_default());
+    }
+
+    /// Saves a mitigation's state, its audit entry and its detection's timeline entry.
+    async fn persist(
+        &self,
+        m: Option<Mitigation>,
+        entry: AuditEntry,
+        timeline: Option<(u64, TimelineEntry)>,
+    ) {
+        let (store, now) = (self.store.clone(), entry.at);
         let saved = tokio::task::spawn_blocking(move || -> rampart_store::Result<()> {
-            store.save_mitigation(&mm, now)?;
+            if let Some(m) = &m {
+                store.save_mitigation(m, now)?;
+            }
             store.append_audit(&entry)?;
-            if let Some(id) = det {
-                store.add_timeline(id, &timeline)?;
+            if let Some((id, t)) = &timeline {
+                store.add_timeline(*id, t)?;
             }
             Ok(())
         })
         .await;
         if !matches!(saved, Ok(Ok(()))) {
             self.shared.store_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(id = m.id, "could not record a mitigation");
+            tracing::warn!("could not record a mitigation step");
         }
+    }
+
+    fn publish(&self, action: &str, result: &str, mitigation: serde_json::Value) {
         let _ = self.shared.events.send(LiveEvent::Mitigation {
             action: action.into(),
             result: result.into(),
-            mitigation: serde_json::to_value(m).unwrap_or_default(),
+            mitigation,
         });
     }
 
@@ -424,22 +445,12 @@ impl Responder {
             ),
             detail: json!({"guard": r.guard}),
         };
-        let (store, det) = (self.store.clone(), r.detection_id);
-        let saved = tokio::task::spawn_blocking(move || -> rampart_store::Result<()> {
-            store.append_audit(&entry)?;
-            if let Some(id) = det {
-                store.add_timeline(id, &timeline)?;
-            }
-            Ok(())
-        })
-        .await;
-        if !matches!(saved, Ok(Ok(()))) {
-            self.shared.store_errors.fetch_add(1, Ordering::Relaxed);
-        }
-        let _ = self.shared.events.send(LiveEvent::Mitigation {
-            action: "mitigation.refused".into(),
-            result: r.guard.as_str().into(),
-            mitigation: serde_json::to_value(&r).unwrap_or_default(),
-        });
+        self.persist(None, entry, r.detection_id.map(|id| (id, timeline)))
+            .await;
+        self.publish(
+            "mitigation.refused",
+            r.guard.as_str(),
+            serde_json::to_value(&r).unwrap_or_default(),
+        );
     }
 }

@@ -107,6 +107,8 @@ impl Report {
 pub enum SpeakerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("initial route: {0}")]
+    Route(#[from] RouteError),
     #[error("respond.bgp.listen: cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: io::Error },
 }
@@ -162,8 +164,24 @@ impl Speaker {
     /// Checks the configuration, listens if a peer is passive, and starts a task per peer.
     /// Must be called inside a tokio runtime.
     pub async fn start(config: BgpConfig) -> Result<Speaker, SpeakerError> {
+        Self::start_with_routes(config, Vec::new()).await
+    }
+
+    /// Like [`Speaker::start`], with `routes` already active, so that they go out in every
+    /// session's first UPDATEs, before its End-of-RIB. A daemon that restarts with
+    /// `on_shutdown = "keep"` passes the routes it still wants here; a graceful-restart
+    /// helper drops the stale ones it no longer hears about.
+    pub async fn start_with_routes(
+        config: BgpConfig,
+        initial: Vec<Route>,
+    ) -> Result<Speaker, SpeakerError> {
         config.validate()?;
-        let routes: RouteTable = Arc::default();
+        for r in &initial {
+            r.validate()?;
+        }
+        let routes: RouteTable = Arc::new(Mutex::new(
+            initial.into_iter().map(|r| (r.key(), r)).collect(),
+        ));
         let (events, _) = broadcast::channel(64);
         let mut peers = Vec::new();
         let mut tasks = Vec::new();

@@ -165,11 +165,7 @@ impl FlowPrefix {
         let IpAddr::V6(a) = prefix.addr() else {
             return Some(FlowPrefix::new(prefix));
         };
-        let kept = if offset == 0 {
-            u128::from(a)
-        } else {
-            u128::from(a) & (u128::MAX >> offset)
-        };
+        let kept = u128::from(a) & u128::MAX.checked_shr(u32::from(offset)).unwrap_or(0);
         let prefix = Cidr::new(IpAddr::V6(Ipv6Addr::from(kept)), prefix.prefix_len())?;
         Some(FlowPrefix { prefix, offset })
     }
@@ -438,6 +434,14 @@ impl FlowSpecRule {
                 }
             }
         }
+    }
+
+    /// Decodes one NLRI (length prefix included) from the start of `bytes`; returns the
+    /// rule and how many bytes it took.
+    pub fn decode_nlri(version: IpVersion, bytes: &[u8]) -> Result<(Self, usize), WireError> {
+        let mut r = Reader::new(bytes);
+        let rule = Self::decode(version, &mut r)?;
+        Ok((rule, bytes.len() - r.rest().len()))
     }
 
     /// Reads one NLRI (length prefix included) from `r`.
@@ -950,6 +954,10 @@ mod tests {
         let q = FlowPrefix::with_offset(cidr("ffff::1234:5678:9a00:0/104"), 64).unwrap();
         assert_eq!(p, q);
         assert!(FlowPrefix::with_offset(cidr("10.0.0.0/8"), 1).is_none());
+        // Offset 128 of a /128: an empty pattern that matches everything.
+        let all = FlowPrefix::with_offset(cidr("::1/128"), 128).unwrap();
+        let rule = FlowSpecRule::new(IpVersion::V6, vec![Component::SourcePrefix(all)]);
+        assert_eq!(encoded(&rule), [0x03, 0x02, 0x80, 0x80]);
         assert!(FlowPrefix::with_offset(cidr("::/8"), 9).is_none());
     }
 

@@ -29,7 +29,9 @@ fn check_output(s: &mut Session) {
     while let Some(mut out) = s.poll_transmit() {
         assert!(!out.is_empty());
         while !out.is_empty() {
-            let f = frame(&out).expect("our own message is well formed").expect("whole");
+            let f = frame(&out)
+                .expect("our own message is well formed")
+                .expect("whole");
             let len = f.len;
             out.drain(..len);
         }
@@ -37,7 +39,9 @@ fn check_output(s: &mut Session) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let mut s = Session::new(SessionConfig {
         local_as: 65001,
         peer_as: 65002,
@@ -62,7 +66,13 @@ fuzz_target!(|data: &[u8]| {
         rest = next;
         s.handle_bytes(now, chunk);
         let four = len & 1 != 0;
-        let _ = decode_update(chunk, &DecodeContext { four_octet_as: four }).map(|u| {
+        let _ = decode_update(
+            chunk,
+            &DecodeContext {
+                four_octet_as: four,
+            },
+        )
+        .map(|u| {
             assert!(u.routes().len() <= u.announced.len());
         });
         let _ = Open::decode(chunk);

@@ -55,7 +55,13 @@ fn attributes(u: &mut Unstructured, flowspec: bool) -> Result<Attributes> {
             .map(|_| u.arbitrary().map(Community))
             .collect::<Result<_>>()?,
         large_communities: (0..u.int_in_range(0..=3)?)
-            .map(|_| Ok(LargeCommunity::new(u.arbitrary()?, u.arbitrary()?, u.arbitrary()?)))
+            .map(|_| {
+                Ok(LargeCommunity::new(
+                    u.arbitrary()?,
+                    u.arbitrary()?,
+                    u.arbitrary()?,
+                ))
+            })
             .collect::<Result<_>>()?,
         extended_communities: extended,
     })
@@ -96,7 +102,11 @@ fn rule(u: &mut Unstructured) -> Result<FlowSpecRule> {
     let mut components = Vec::new();
     let prefix = |u: &mut Unstructured| -> Result<FlowPrefix> {
         let c = cidr(u, v6)?;
-        let offset = if v6 { u.int_in_range(0..=c.prefix_len())? } else { 0 };
+        let offset = if v6 {
+            u.int_in_range(0..=c.prefix_len())?
+        } else {
+            0
+        };
         Ok(FlowPrefix::with_offset(c, offset).expect("offset within length"))
     };
     let wanted: u16 = u.arbitrary()?;
@@ -125,13 +135,33 @@ fn rule(u: &mut Unstructured) -> Result<FlowSpecRule> {
 
 fn action(u: &mut Unstructured) -> Result<FlowAction> {
     Ok(match u.int_in_range(0..=6)? {
-        0 => FlowAction::TrafficRateBytes { asn: u.arbitrary()?, bytes_per_s: f32::from_bits(u.arbitrary()?) },
-        1 => FlowAction::TrafficRatePackets { asn: u.arbitrary()?, packets_per_s: f32::from_bits(u.arbitrary()?) },
-        2 => FlowAction::TrafficAction { sample: u.arbitrary()?, terminal: u.arbitrary()? },
-        3 => FlowAction::RedirectAs2 { asn: u.arbitrary()?, value: u.arbitrary()? },
-        4 => FlowAction::RedirectIpv4 { addr: Ipv4Addr::from(u.arbitrary::<u32>()?), value: u.arbitrary()? },
-        5 => FlowAction::RedirectAs4 { asn: u.arbitrary()?, value: u.arbitrary()? },
-        _ => FlowAction::TrafficMarking { dscp: u.int_in_range(0..=63)? },
+        0 => FlowAction::TrafficRateBytes {
+            asn: u.arbitrary()?,
+            bytes_per_s: f32::from_bits(u.arbitrary()?),
+        },
+        1 => FlowAction::TrafficRatePackets {
+            asn: u.arbitrary()?,
+            packets_per_s: f32::from_bits(u.arbitrary()?),
+        },
+        2 => FlowAction::TrafficAction {
+            sample: u.arbitrary()?,
+            terminal: u.arbitrary()?,
+        },
+        3 => FlowAction::RedirectAs2 {
+            asn: u.arbitrary()?,
+            value: u.arbitrary()?,
+        },
+        4 => FlowAction::RedirectIpv4 {
+            addr: Ipv4Addr::from(u.arbitrary::<u32>()?),
+            value: u.arbitrary()?,
+        },
+        5 => FlowAction::RedirectAs4 {
+            asn: u.arbitrary()?,
+            value: u.arbitrary()?,
+        },
+        _ => FlowAction::TrafficMarking {
+            dscp: u.int_in_range(0..=63)?,
+        },
     })
 }
 
@@ -146,7 +176,9 @@ fn route(u: &mut Unstructured) -> Result<Route> {
     } else {
         Ok(Route::FlowSpec(FlowSpecRoute {
             rule: rule(u)?,
-            actions: (0..u.int_in_range(0..=3)?).map(|_| action(u)).collect::<Result<_>>()?,
+            actions: (0..u.int_in_range(0..=3)?)
+                .map(|_| action(u))
+                .collect::<Result<_>>()?,
             attributes: attributes(u, true)?,
         }))
     }
@@ -166,11 +198,21 @@ fn messages(mut bytes: &[u8]) -> Vec<&[u8]> {
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
-    let Ok(local_as) = u.arbitrary::<u32>() else { return };
-    let Ok(ibgp) = u.arbitrary::<bool>() else { return };
-    let Ok(four_octet_as) = u.arbitrary::<bool>() else { return };
+    let Ok(local_as) = u.arbitrary::<u32>() else {
+        return;
+    };
+    let Ok(ibgp) = u.arbitrary::<bool>() else {
+        return;
+    };
+    let Ok(four_octet_as) = u.arbitrary::<bool>() else {
+        return;
+    };
     let local_as = local_as.max(1);
-    let peer_as = if ibgp { local_as } else { local_as.wrapping_add(1).max(1) };
+    let peer_as = if ibgp {
+        local_as
+    } else {
+        local_as.wrapping_add(1).max(1)
+    };
     let ctx = EncodeContext::new(local_as, peer_as, four_octet_as);
 
     // One route per key, as the speaker's table keeps them.
@@ -203,7 +245,11 @@ fuzz_target!(|data: &[u8]| {
         let mut expect = w.clone();
         // LOCAL_PREF goes to iBGP peers only, 100 unless set.
         let a = expect.attributes_mut();
-        a.local_pref = if ctx.ibgp { Some(a.local_pref.unwrap_or(100)) } else { None };
+        a.local_pref = if ctx.ibgp {
+            Some(a.local_pref.unwrap_or(100))
+        } else {
+            None
+        };
         assert_eq!(got.get(&w.key()), Some(&expect));
     }
 

@@ -5,8 +5,14 @@ use libfuzzer_sys::fuzz_target;
 use rampart_bgp::{FlowSpecRule, IpVersion};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&v, bytes)) = data.split_first() else { return };
-    let version = if v & 1 == 0 { IpVersion::V4 } else { IpVersion::V6 };
+    let Some((&v, bytes)) = data.split_first() else {
+        return;
+    };
+    let version = if v & 1 == 0 {
+        IpVersion::V4
+    } else {
+        IpVersion::V6
+    };
     let mut rest = bytes;
     while let Ok((rule, used)) = FlowSpecRule::decode_nlri(version, rest) {
         assert!(used > 0 && used <= rest.len());

@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -396,6 +396,13 @@ enum Wait<T> {
     Closed,
 }
 
+/// One TCP connection to the peer.
+struct Conn {
+    rd: OwnedReadHalf,
+    wr: OwnedWriteHalf,
+    buf: Vec<u8>,
+}
+
 struct PeerTask {
     peer: SocketAddr,
     config: PeerConfig,
@@ -493,16 +500,20 @@ impl PeerTask {
 
     async fn connection(&mut self, stream: TcpStream) -> Exit {
         let _ = stream.set_nodelay(true);
-        let (mut rd, mut wr) = stream.into_split();
+        let (rd, wr) = stream.into_split();
+        let mut conn = Conn {
+            rd,
+            wr,
+            buf: vec![0u8; 64 * 1024],
+        };
         self.session.start(Instant::now());
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            if let Err(e) = self.flush(&mut wr).await {
+            if let Err(e) = self.flush(&mut conn).await {
                 self.session.handle_close(Instant::now());
                 self.note_error(format!("write: {e}"));
             }
             if let Some(exit) = self.handle_events() {
-                let _ = self.flush(&mut wr).await;
+                let _ = self.flush(&mut conn).await;
                 self.sync_status();
                 return exit;
             }
@@ -515,9 +526,9 @@ impl PeerTask {
                 }
             };
             tokio::select! {
-                r = rd.read(&mut buf) => match r {
+                r = conn.rd.read(&mut conn.buf) => match r {
                     Ok(0) => self.session.handle_close(Instant::now()),
-                    Ok(n) => self.session.handle_bytes(Instant::now(), &buf[..n]),
+                    Ok(n) => self.session.handle_bytes(Instant::now(), &conn.buf[..n]),
                     Err(e) => {
                         self.note_error(format!("read: {e}"));
                         self.session.handle_close(Instant::now());
@@ -529,18 +540,18 @@ impl PeerTask {
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Announce(routes, reply)) => {
                         let r = self.session.announce(Instant::now(), routes.iter());
-                        let _ = reply.send(self.deliver(&mut wr, r).await);
+                        let _ = reply.send(self.deliver(&mut conn, r).await);
                     }
                     Some(Command::Withdraw(keys, reply)) => {
                         let r = self.session.withdraw(Instant::now(), keys.iter());
-                        let _ = reply.send(self.deliver(&mut wr, r).await);
+                        let _ = reply.send(self.deliver(&mut conn, r).await);
                     }
                     Some(Command::Shutdown(policy, done)) => {
-                        self.shutdown_connection(policy, &mut wr).await;
+                        self.shutdown_connection(policy, &mut conn).await;
                         return Exit::Shutdown(done);
                     }
                     None => {
-                        self.shutdown_connection(ShutdownPolicy::Withdraw, &mut wr).await;
+                        self.shutdown_connection(ShutdownPolicy::Withdraw, &mut conn).await;
                         return Exit::Closed;
                     }
                 },
@@ -548,7 +559,7 @@ impl PeerTask {
         }
     }
 
-    async fn shutdown_connection(&mut self, policy: ShutdownPolicy, wr: &mut OwnedWriteHalf) {
+    async fn shutdown_connection(&mut self, policy: ShutdownPolicy, conn: &mut Conn) {
         let now = Instant::now();
         if policy == ShutdownPolicy::Withdraw {
             let keys: Vec<RouteKey> = lock(&self.routes).keys().cloned().collect();
@@ -559,8 +570,8 @@ impl PeerTask {
             // "keep the routes until the restart time runs out".
             self.session.handle_close(now);
         }
-        let _ = self.flush(wr).await;
-        let _ = wr.shutdown().await;
+        let _ = self.flush(conn).await;
+        let _ = conn.wr.shutdown().await;
         while self.session.poll_event().is_some() {}
         self.note_error("shut down".into());
         self.session_down();
@@ -570,11 +581,11 @@ impl PeerTask {
     /// Writes what an announce or withdraw queued, and says how it went.
     async fn deliver(
         &mut self,
-        wr: &mut OwnedWriteHalf,
+        conn: &mut Conn,
         r: Result<crate::session::Sent, SendError>,
     ) -> PeerResult {
         match r {
-            Ok(sent) => match self.flush(wr).await {
+            Ok(sent) => match self.flush(conn).await {
                 Ok(()) => PeerResult::Sent {
                     routes: sent.routes,
                     skipped: sent.skipped,
@@ -589,9 +600,23 @@ impl PeerTask {
         }
     }
 
-    async fn flush(&mut self, wr: &mut OwnedWriteHalf) -> io::Result<()> {
+    /// Writes everything the session has queued. It keeps reading while it writes: a peer
+    /// that sends us a full table while we send it ours must not find both sides blocked.
+    async fn flush(&mut self, conn: &mut Conn) -> io::Result<()> {
         while let Some(bytes) = self.session.poll_transmit() {
-            wr.write_all(&bytes).await?;
+            let mut at = 0;
+            while at < bytes.len() {
+                tokio::select! {
+                    n = conn.wr.write(&bytes[at..]) => match n? {
+                        0 => return Err(io::ErrorKind::WriteZero.into()),
+                        n => at += n,
+                    },
+                    r = conn.rd.read(&mut conn.buf) => match r? {
+                        0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                        n => self.session.handle_bytes(Instant::now(), &conn.buf[..n]),
+                    },
+                }
+            }
         }
         Ok(())
     }

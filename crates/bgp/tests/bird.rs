@@ -249,6 +249,13 @@ fn bird_takes_blackholes_and_flowspec_then_withdrawals_and_comes_back() {
         "marking: {flow6}"
     );
 
+    // BIRD asks for a route refresh (`reload in`): every active route is sent again.
+    let before = speaker.peers()[0].stats.routes_announced;
+    bird.birdc("reload in rampart");
+    wait_for("routes resent after ROUTE-REFRESH", LIMIT, || {
+        (speaker.peers()[0].stats.routes_announced >= before + 5).then_some(())
+    });
+
     // Withdrawal of one blackhole and one rule.
     let report =
         rt.block_on(speaker.withdraw(vec![blackhole_v4().key(), dns_reflection_rule().key()]));

@@ -162,9 +162,9 @@ impl Route {
             crate::update::EncodeContext::new(4_200_000_000, 1, false),
             crate::update::EncodeContext::new(1, 1, true),
         ] {
-            let mut scratch = Vec::new();
-            crate::update::encode_announcements(&ctx, std::iter::once(self), &mut scratch)
-                .map_err(|_| RouteError::TooLarge)?;
+            if !crate::update::fits(&ctx, self) {
+                return Err(RouteError::TooLarge);
+            }
         }
         Ok(())
     }

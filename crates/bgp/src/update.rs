@@ -98,7 +98,23 @@ pub fn encode_announcements<'a>(
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut nlri = Vec::new();
+    // Routes in a batch mostly share their attributes: reuse the previous route's group
+    // rather than encode the same attributes again.
+    let mut last: Option<(&Route, usize)> = None;
     for route in routes {
+        if let Some((prev, i)) = last {
+            if same_attributes(prev, route) {
+                nlri.clear();
+                encode_nlri(&route.key(), &mut nlri);
+                let g = &groups[i];
+                if fixed_len(g.family, &g.head, &g.tail, &g.next_hop) + nlri.len() > MAX_MESSAGE_LEN
+                {
+                    return Err(TooLarge);
+                }
+                groups[i].routes.push(route);
+                continue;
+            }
+        }
         let family = route.family();
         let (head, tail) = attributes(ctx, route);
         let next_hop = match route {
@@ -131,6 +147,7 @@ pub fn encode_announcements<'a>(
             }
         };
         groups[i].routes.push(route);
+        last = Some((route, i));
     }
     let mut done = Encoded::default();
     for g in &groups {
@@ -155,6 +172,40 @@ pub fn encode_announcements<'a>(
         done.routes += pending;
     }
     Ok(done)
+}
+
+/// Whether two routes would encode to the same attributes (and so may share messages).
+fn same_attributes(a: &Route, b: &Route) -> bool {
+    a.family() == b.family()
+        && match (a, b) {
+            (Route::Unicast(x), Route::Unicast(y)) => {
+                x.next_hop == y.next_hop && x.attributes == y.attributes
+            }
+            (Route::FlowSpec(x), Route::FlowSpec(y)) => {
+                x.actions == y.actions && x.attributes == y.attributes
+            }
+            _ => false,
+        }
+}
+
+/// Whether `route` fits in one UPDATE for a peer of this kind: what `Route::validate`
+/// checks, without writing the message.
+pub(crate) fn fits(ctx: &EncodeContext, route: &Route) -> bool {
+    let (head, tail) = attributes(ctx, route);
+    let next_hop = if route.family() == Family::Ipv6Unicast {
+        16
+    } else {
+        0
+    };
+    let mp = if route.family() == Family::Ipv4Unicast {
+        0
+    } else {
+        MP_REACH_FIXED + next_hop
+    };
+    let mut nlri = Vec::new();
+    encode_nlri(&route.key(), &mut nlri);
+    UPDATE_FIXED + head.len() + tail.len() + mp + nlri.len() <= MAX_MESSAGE_LEN
+        && UPDATE_FIXED + MP_UNREACH_FIXED + nlri.len() <= MAX_MESSAGE_LEN
 }
 
 fn fixed_len(family: Family, head: &[u8], tail: &[u8], next_hop: &[u8]) -> usize {
@@ -982,6 +1033,21 @@ mod tests {
         encode_withdrawals([&r.key()], &mut out).unwrap();
         let u = &decode_all(&out, true)[0];
         assert_eq!(u.withdrawn, vec![r.key()]);
+    }
+
+    #[test]
+    fn routes_too_large_for_one_message_are_refused() {
+        let mut r = Route::blackhole("203.0.113.1".parse().unwrap(), "192.0.2.1".parse().unwrap());
+        r.attributes_mut().communities = (0..1100).map(Community).collect();
+        assert_eq!(r.validate(), Err(crate::route::RouteError::TooLarge));
+        let mut out = Vec::new();
+        assert_eq!(encode_announcements(&ebgp(), [&r], &mut out), Err(TooLarge));
+        assert!(out.is_empty());
+        r.attributes_mut().communities.truncate(1000);
+        r.validate().unwrap();
+        encode_announcements(&ebgp(), [&r], &mut out).unwrap();
+        assert!(out.len() <= MAX_MESSAGE_LEN);
+        assert_eq!(decode_all(&out, true)[0].communities.len(), 1000);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Whole-run speed against a real BIRD 2 on loopback (run by bench/bgp.sh):
 //! * 10,000 /32 blackholes in one announce call, from the call to BIRD counting them all;
-//! * the same 10,000 as 10,000 separate calls (one route each);
+//! * the same 10,000 as 10,000 separate calls (one route each), one after the other and
+//!   all at once;
 //! * announce → route in BIRD's table, for 100 single announcements, each timed from the
 //!   call until `birdc show route` lists it (birdc is polled, so this is an upper bound).
 //!
@@ -126,7 +127,30 @@ fn main() {
         (bird_count(&bird) <= base).then_some(())
     });
 
-    // 3. Latency of single announcements.
+    // 3. 10,000 calls of one route each, all at once (as concurrent detections would).
+    let speaker = std::sync::Arc::new(speaker);
+    let concurrent = routes(0x0d00_0000);
+    let t = Instant::now();
+    rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for r in concurrent.iter().cloned() {
+            let s = speaker.clone();
+            set.spawn(async move { s.announce(vec![r]).await.unwrap() });
+        }
+        while set.join_next().await.is_some() {}
+    });
+    let concurrent_queued = t.elapsed();
+    wait_for("10000 routes", LIMIT, || {
+        (bird_count(&bird) >= base + 10_000).then_some(())
+    });
+    let concurrent_total = t.elapsed();
+    let keys: Vec<RouteKey> = concurrent.iter().map(Route::key).collect();
+    rt.block_on(speaker.withdraw(keys));
+    wait_for("withdrawal", LIMIT, || {
+        (bird_count(&bird) <= base).then_some(())
+    });
+
+    // 4. Latency of single announcements.
     let mut call_ms = Vec::new();
     let mut seen_ms = Vec::new();
     for i in 0..100u32 {
@@ -155,6 +179,11 @@ fn main() {
         "10k in 10k calls: queued {:.0} ms, all in BIRD {:.0} ms",
         singles_queued.as_secs_f64() * 1000.0,
         singles_total.as_secs_f64() * 1000.0
+    );
+    println!(
+        "10k in 10k concurrent calls: queued {:.0} ms, all in BIRD {:.0} ms",
+        concurrent_queued.as_secs_f64() * 1000.0,
+        concurrent_total.as_secs_f64() * 1000.0
     );
     println!(
         "single announce: call returns {:.2} ms (median), in BIRD's table {:.1} ms (median), max {:.1} ms",

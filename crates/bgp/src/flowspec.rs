@@ -221,6 +221,23 @@ impl Component {
         }
     }
 
+    /// What the component matches on: one prefix, or a list of numeric or bitmask operators.
+    pub fn operand(&self) -> Operand<'_> {
+        match self {
+            Component::DestinationPrefix(p) | Component::SourcePrefix(p) => Operand::Prefix(p),
+            Component::TcpFlags(ops) | Component::Fragment(ops) => Operand::Bitmask(ops),
+            Component::IpProtocol(ops)
+            | Component::Port(ops)
+            | Component::DestinationPort(ops)
+            | Component::SourcePort(ops)
+            | Component::IcmpType(ops)
+            | Component::IcmpCode(ops)
+            | Component::PacketLength(ops)
+            | Component::Dscp(ops)
+            | Component::FlowLabel(ops) => Operand::Numeric(ops),
+        }
+    }
+
     /// The largest value that makes sense for this component, for validation.
     fn max_value(&self) -> u64 {
         match self {
@@ -234,6 +251,25 @@ impl Component {
             Component::TcpFlags(_) => 0xffff,
             Component::Fragment(_) => 0xff,
             Component::DestinationPrefix(_) | Component::SourcePrefix(_) => 0,
+        }
+    }
+}
+
+/// A component's operand, for code that treats all numeric (or bitmask) types alike.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a> {
+    Prefix(&'a FlowPrefix),
+    Numeric(&'a [NumericOp]),
+    Bitmask(&'a [BitmaskOp]),
+}
+
+impl Operand<'_> {
+    /// Each operator's AND bit and value (nothing for a prefix).
+    fn values(&self) -> Vec<(bool, u64)> {
+        match self {
+            Operand::Prefix(_) => Vec::new(),
+            Operand::Numeric(ops) => ops.iter().map(|o| (o.and, o.value)).collect(),
+            Operand::Bitmask(ops) => ops.iter().map(|o| (o.and, u64::from(o.value))).collect(),
         }
     }
 }
@@ -297,30 +333,19 @@ impl FlowSpecRule {
                 return Err(RuleError::Duplicate(kind));
             }
             last = kind;
-            match c {
-                Component::DestinationPrefix(p) | Component::SourcePrefix(p) => {
+            if let Component::FlowLabel(_) = c {
+                if self.version == IpVersion::V4 {
+                    return Err(RuleError::FlowLabelInIpv4);
+                }
+            }
+            match c.operand() {
+                Operand::Prefix(p) => {
                     let v6 = p.prefix.addr().is_ipv6();
                     if v6 != (self.version == IpVersion::V6) {
                         return Err(RuleError::WrongFamily(p.prefix));
                     }
                 }
-                Component::FlowLabel(_) if self.version == IpVersion::V4 => {
-                    return Err(RuleError::FlowLabelInIpv4)
-                }
-                Component::TcpFlags(ops) | Component::Fragment(ops) => {
-                    check_ops(kind, ops.iter().map(|o| (o.and, u64::from(o.value))), c)?
-                }
-                Component::IpProtocol(ops)
-                | Component::Port(ops)
-                | Component::DestinationPort(ops)
-                | Component::SourcePort(ops)
-                | Component::IcmpType(ops)
-                | Component::IcmpCode(ops)
-                | Component::PacketLength(ops)
-                | Component::Dscp(ops)
-                | Component::FlowLabel(ops) => {
-                    check_ops(kind, ops.iter().map(|o| (o.and, o.value)), c)?
-                }
+                ops => check_ops(kind, &ops.values(), c.max_value())?,
             }
         }
         let len = self.encoded_len();
@@ -368,68 +393,19 @@ impl FlowSpecRule {
     fn encode_body(&self, out: &mut Vec<u8>) {
         for c in &self.components {
             out.push(c.type_code());
-            match c {
-                Component::DestinationPrefix(p) | Component::SourcePrefix(p) => {
-                    encode_prefix(p, out)
-                }
-                Component::TcpFlags(ops) | Component::Fragment(ops) => {
+            match c.operand() {
+                Operand::Prefix(p) => encode_prefix(p, out),
+                Operand::Bitmask(ops) => {
                     for (i, op) in ops.iter().enumerate() {
-                        let (len_bits, bytes) = if op.value <= 0xff {
-                            (0x00, 1)
-                        } else {
-                            (0x10, 2)
-                        };
-                        let mut b = len_bits;
-                        if i + 1 == ops.len() {
-                            b |= 0x80;
-                        }
-                        if op.and {
-                            b |= 0x40;
-                        }
-                        if op.not {
-                            b |= 0x02;
-                        }
-                        if op.matches {
-                            b |= 0x01;
-                        }
-                        out.push(b);
-                        out.extend_from_slice(&op.value.to_be_bytes()[2 - bytes..]);
+                        let bits = u8::from(op.not) << 1 | u8::from(op.matches);
+                        let value = u64::from(op.value);
+                        put_op(out, i + 1 == ops.len(), op.and, bits, value);
                     }
                 }
-                Component::IpProtocol(ops)
-                | Component::Port(ops)
-                | Component::DestinationPort(ops)
-                | Component::SourcePort(ops)
-                | Component::IcmpType(ops)
-                | Component::IcmpCode(ops)
-                | Component::PacketLength(ops)
-                | Component::Dscp(ops)
-                | Component::FlowLabel(ops) => {
+                Operand::Numeric(ops) => {
                     for (i, op) in ops.iter().enumerate() {
-                        let (len_bits, bytes) = match op.value {
-                            0..=0xff => (0x00, 1),
-                            0x100..=0xffff => (0x10, 2),
-                            0x1_0000..=0xffff_ffff => (0x20, 4),
-                            _ => (0x30, 8),
-                        };
-                        let mut b = len_bits;
-                        if i + 1 == ops.len() {
-                            b |= 0x80;
-                        }
-                        if op.and {
-                            b |= 0x40;
-                        }
-                        if op.lt {
-                            b |= 0x04;
-                        }
-                        if op.gt {
-                            b |= 0x02;
-                        }
-                        if op.eq {
-                            b |= 0x01;
-                        }
-                        out.push(b);
-                        out.extend_from_slice(&op.value.to_be_bytes()[8 - bytes..]);
+                        let bits = u8::from(op.lt) << 2 | u8::from(op.gt) << 1 | u8::from(op.eq);
+                        put_op(out, i + 1 == ops.len(), op.and, bits, op.value);
                     }
                 }
             }
@@ -526,14 +502,14 @@ impl fmt::Display for FlowSpecRule {
                 Component::FlowLabel(_) => "label",
             };
             write!(f, " {name}")?;
-            match c {
-                Component::DestinationPrefix(p) | Component::SourcePrefix(p) => {
+            match c.operand() {
+                Operand::Prefix(p) => {
                     write!(f, " {}/{}", p.prefix.addr(), p.prefix.prefix_len())?;
                     if p.offset > 0 {
                         write!(f, " offset {}", p.offset)?;
                     }
                 }
-                Component::TcpFlags(ops) | Component::Fragment(ops) => {
+                Operand::Bitmask(ops) => {
                     for (i, op) in ops.iter().enumerate() {
                         if i > 0 {
                             f.write_str(if op.and { " &&" } else { " ||" })?;
@@ -543,15 +519,7 @@ impl fmt::Display for FlowSpecRule {
                         write!(f, " {not}{kind}(0x{:x})", op.value)?;
                     }
                 }
-                Component::IpProtocol(ops)
-                | Component::Port(ops)
-                | Component::DestinationPort(ops)
-                | Component::SourcePort(ops)
-                | Component::IcmpType(ops)
-                | Component::IcmpCode(ops)
-                | Component::PacketLength(ops)
-                | Component::Dscp(ops)
-                | Component::FlowLabel(ops) => {
+                Operand::Numeric(ops) => {
                     for (i, op) in ops.iter().enumerate() {
                         if i > 0 {
                             f.write_str(if op.and { " &&" } else { " ||" })?;
@@ -576,41 +544,29 @@ impl fmt::Display for FlowSpecRule {
     }
 }
 
-fn check_ops(
-    kind: u8,
-    mut ops: impl ExactSizeIterator<Item = (bool, u64)>,
-    c: &Component,
-) -> Result<(), RuleError> {
-    if ops.len() == 0 {
-        return Err(RuleError::NoOperators(kind));
+fn check_ops(kind: u8, ops: &[(bool, u64)], max: u64) -> Result<(), RuleError> {
+    match ops.first() {
+        None => return Err(RuleError::NoOperators(kind)),
+        Some((true, _)) => return Err(RuleError::LeadingAnd(kind)),
+        Some(_) => {}
     }
-    if ops.next().is_some_and(|(and, _)| and) {
-        return Err(RuleError::LeadingAnd(kind));
-    }
-    if let Some(value) = component_values(c).find(|&v| v > c.max_value()) {
+    if let Some(&(_, value)) = ops.iter().find(|(_, v)| *v > max) {
         return Err(RuleError::ValueOutOfRange { kind, value });
     }
     Ok(())
 }
 
-fn component_values(c: &Component) -> Box<dyn Iterator<Item = u64> + '_> {
-    match c {
-        Component::TcpFlags(ops) | Component::Fragment(ops) => {
-            Box::new(ops.iter().map(|o| u64::from(o.value)))
-        }
-        Component::DestinationPrefix(_) | Component::SourcePrefix(_) => {
-            Box::new(std::iter::empty())
-        }
-        Component::IpProtocol(ops)
-        | Component::Port(ops)
-        | Component::DestinationPort(ops)
-        | Component::SourcePort(ops)
-        | Component::IcmpType(ops)
-        | Component::IcmpCode(ops)
-        | Component::PacketLength(ops)
-        | Component::Dscp(ops)
-        | Component::FlowLabel(ops) => Box::new(ops.iter().map(|o| o.value)),
-    }
+/// Appends one operator byte and its value, at the shortest length that holds the value:
+/// end-of-list (0x80), AND (0x40), length (0x30), then the type's own low bits.
+fn put_op(out: &mut Vec<u8>, last: bool, and: bool, bits: u8, value: u64) {
+    let (len_bits, bytes) = match value {
+        0..=0xff => (0x00, 1),
+        0x100..=0xffff => (0x10, 2),
+        0x1_0000..=0xffff_ffff => (0x20, 4),
+        _ => (0x30, 8),
+    };
+    out.push(u8::from(last) << 7 | u8::from(and) << 6 | len_bits | bits);
+    out.extend_from_slice(&value.to_be_bytes()[8 - bytes..]);
 }
 
 const fn bad_nlri(what: &'static str) -> WireError {

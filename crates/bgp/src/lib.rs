@@ -27,7 +27,7 @@ pub use config::{BgpConfig, ConfigError, PeerConfig, ShutdownPolicy};
 pub use family::Family;
 pub use flowspec::{
     fragment, tcp_flags, BitmaskOp, Component, FlowAction, FlowPrefix, FlowSpecRule, IpVersion,
-    NumericOp, RuleError,
+    NumericOp, Operand, RuleError,
 };
 pub use notification::Notification;
 pub use route::{Attributes, FlowSpecRoute, Origin, Route, RouteError, RouteKey, UnicastRoute};

@@ -74,6 +74,19 @@ fn which(tool: &str) -> PathBuf {
     PathBuf::from(tool)
 }
 
+/// Runs a peer's command-line client; its output, or `None` when it failed.
+fn run_cli(tool: &str, leading: &[&str], words: &str) -> Option<String> {
+    let out = Command::new(which(tool))
+        .args(leading)
+        .args(words.split(' '))
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, or fails the test after `limit`.
 pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -135,16 +148,8 @@ impl Bird {
 
     /// Runs one birdc command; `None` when BIRD does not answer.
     pub fn try_birdc(&self, cmd: &str) -> Option<String> {
-        let out = Command::new(which("birdc"))
-            .arg("-s")
-            .arg(&self.sock)
-            .args(cmd.split(' '))
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        let sock = self.sock.display().to_string();
+        run_cli("birdc", &["-s", &sock], cmd)
     }
 
     pub fn birdc(&self, cmd: &str) -> String {
@@ -218,16 +223,7 @@ impl Gobgp {
     }
 
     pub fn try_cli(&self, args: &str) -> Option<String> {
-        let out = Command::new(which("gobgp"))
-            .arg("-p")
-            .arg(self.api_port.to_string())
-            .args(args.split(' '))
-            .stdin(Stdio::null())
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+        run_cli("gobgp", &["-p", &self.api_port.to_string()], args)
     }
 
     pub fn cli(&self, args: &str) -> String {

@@ -374,8 +374,9 @@ async fn accept(listener: TcpListener, peers: Vec<(IpAddr, mpsc::Sender<TcpStrea
             Some((_, tx)) => {
                 let _ = tx.try_send(stream);
             }
+            // Not at info: anyone can connect, and a line each time would be a log flood.
             None => {
-                tracing::info!(%from, "bgp: connection from an address that is not a passive peer, closed")
+                tracing::debug!(%from, "bgp: connection from an address that is not a passive peer, closed")
             }
         }
     }

@@ -116,8 +116,8 @@ impl Route {
 
     pub fn family(&self) -> Family {
         match self {
-            Route::Unicast(u) => RouteKey::Unicast(u.prefix).family(),
-            Route::FlowSpec(f) => RouteKey::FlowSpec(f.rule.clone()).family(),
+            Route::Unicast(u) => unicast_family(&u.prefix),
+            Route::FlowSpec(f) => flowspec_family(&f.rule),
         }
     }
 
@@ -173,13 +173,24 @@ impl Route {
 impl RouteKey {
     pub fn family(&self) -> Family {
         match self {
-            RouteKey::Unicast(p) if p.addr().is_ipv4() => Family::Ipv4Unicast,
-            RouteKey::Unicast(_) => Family::Ipv6Unicast,
-            RouteKey::FlowSpec(r) => match r.version() {
-                IpVersion::V4 => Family::Ipv4FlowSpec,
-                IpVersion::V6 => Family::Ipv6FlowSpec,
-            },
+            RouteKey::Unicast(p) => unicast_family(p),
+            RouteKey::FlowSpec(r) => flowspec_family(r),
         }
+    }
+}
+
+fn unicast_family(p: &Cidr) -> Family {
+    if p.addr().is_ipv4() {
+        Family::Ipv4Unicast
+    } else {
+        Family::Ipv6Unicast
+    }
+}
+
+fn flowspec_family(r: &FlowSpecRule) -> Family {
+    match r.version() {
+        IpVersion::V4 => Family::Ipv4FlowSpec,
+        IpVersion::V6 => Family::Ipv6FlowSpec,
     }
 }
 

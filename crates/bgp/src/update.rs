@@ -105,7 +105,7 @@ pub fn encode_announcements<'a>(
         if let Some((prev, i)) = last {
             if same_attributes(prev, route) {
                 nlri.clear();
-                encode_nlri(&route.key(), &mut nlri);
+                encode_route_nlri(route, &mut nlri);
                 let g = &groups[i];
                 if fixed_len(g.family, &g.head, &g.tail, &g.next_hop) + nlri.len() > MAX_MESSAGE_LEN
                 {
@@ -125,7 +125,7 @@ pub fn encode_announcements<'a>(
             _ => Vec::new(),
         };
         nlri.clear();
-        encode_nlri(&route.key(), &mut nlri);
+        encode_route_nlri(route, &mut nlri);
         let fixed = fixed_len(family, &head, &tail, &next_hop);
         if fixed + nlri.len() > MAX_MESSAGE_LEN {
             return Err(TooLarge);
@@ -156,7 +156,7 @@ pub fn encode_announcements<'a>(
         let mut pending = 0;
         for route in &g.routes {
             nlri.clear();
-            encode_nlri(&route.key(), &mut nlri);
+            encode_route_nlri(route, &mut nlri);
             if fixed + batch.len() + nlri.len() > MAX_MESSAGE_LEN {
                 write_reach(g, &batch, out);
                 done.messages += 1;
@@ -203,7 +203,7 @@ pub(crate) fn fits(ctx: &EncodeContext, route: &Route) -> bool {
         MP_REACH_FIXED + next_hop
     };
     let mut nlri = Vec::new();
-    encode_nlri(&route.key(), &mut nlri);
+    encode_route_nlri(route, &mut nlri);
     UPDATE_FIXED + head.len() + tail.len() + mp + nlri.len() <= MAX_MESSAGE_LEN
         && UPDATE_FIXED + MP_UNREACH_FIXED + nlri.len() <= MAX_MESSAGE_LEN
 }
@@ -336,17 +336,27 @@ fn attributes(ctx: &EncodeContext, route: &Route) -> (Vec<u8>, Vec<u8>) {
     (head, tail)
 }
 
+/// The NLRI of a route, without building its key.
+fn encode_route_nlri(route: &Route, out: &mut Vec<u8>) {
+    match route {
+        Route::Unicast(u) => encode_prefix(&u.prefix, out),
+        Route::FlowSpec(f) => f.rule.encode(out),
+    }
+}
+
+fn encode_prefix(p: &Cidr, out: &mut Vec<u8>) {
+    let len = p.prefix_len();
+    out.push(len);
+    let bytes = usize::from(len).div_ceil(8);
+    match p.addr() {
+        IpAddr::V4(a) => out.extend_from_slice(&a.octets()[..bytes]),
+        IpAddr::V6(a) => out.extend_from_slice(&a.octets()[..bytes]),
+    }
+}
+
 fn encode_nlri(key: &RouteKey, out: &mut Vec<u8>) {
     match key {
-        RouteKey::Unicast(p) => {
-            let len = p.prefix_len();
-            out.push(len);
-            let bytes = usize::from(len).div_ceil(8);
-            match p.addr() {
-                IpAddr::V4(a) => out.extend_from_slice(&a.octets()[..bytes]),
-                IpAddr::V6(a) => out.extend_from_slice(&a.octets()[..bytes]),
-            }
-        }
+        RouteKey::Unicast(p) => encode_prefix(p, out),
         RouteKey::FlowSpec(r) => r.encode(out),
     }
 }

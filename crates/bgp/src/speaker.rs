@@ -624,6 +624,9 @@ impl PeerTask {
 
     /// Acts on session events; returns how the connection ends when the session went down.
     fn handle_events(&mut self) -> Option<Exit> {
+        // Refresh requests are answered once per family per batch of bytes: a peer that
+        // sends a thousand of them gets our routes once, not a thousand times.
+        let mut refresh: Vec<Family> = Vec::new();
         while let Some(ev) = self.session.poll_event() {
             let now = Instant::now();
             match ev {
@@ -641,12 +644,9 @@ impl PeerTask {
                     let _ = self.events.send(PeerEvent::Established { peer: self.peer });
                 }
                 Event::RouteRefreshRequested(family) => {
-                    let routes: Vec<Route> = lock(&self.routes)
-                        .values()
-                        .filter(|r| r.family() == family)
-                        .cloned()
-                        .collect();
-                    let _ = self.session.announce(now, routes.iter());
+                    if !refresh.contains(&family) {
+                        refresh.push(family);
+                    }
                 }
                 Event::Down(reason) => {
                     let reason = reason.to_string();
@@ -660,6 +660,14 @@ impl PeerTask {
                     return Some(Exit::Down);
                 }
             }
+        }
+        if !refresh.is_empty() {
+            let routes: Vec<Route> = lock(&self.routes)
+                .values()
+                .filter(|r| refresh.contains(&r.family()))
+                .cloned()
+                .collect();
+            let _ = self.session.announce(Instant::now(), routes.iter());
         }
         None
     }

@@ -25,6 +25,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long `shutdown` waits for each peer to withdraw and close.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+/// How long `announce` and `withdraw` wait for one peer's answer before reporting it failed,
+/// so that one stuck peer does not hold up the others.
+const REPLY_WAIT: Duration = Duration::from_secs(5);
+/// A connection whose socket takes no bytes for this long is given up (the peer stopped
+/// reading but not talking, so the hold timer would never fire).
+const WRITE_STALL: Duration = Duration::from_secs(60);
 
 /// Where a peer's connection is, RFC 4271 names: Connect while we dial, Active while we
 /// wait (for the retry timer, or for a passive peer to call).
@@ -182,6 +188,18 @@ impl Speaker {
         let routes: RouteTable = Arc::new(Mutex::new(
             initial.into_iter().map(|r| (r.key(), r)).collect(),
         ));
+        // Bind before any task starts, so a failure leaves nothing running.
+        let listener = match config
+            .listen
+            .filter(|_| config.peers.iter().any(|p| p.passive))
+        {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| SpeakerError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
         let (events, _) = broadcast::channel(64);
         let mut peers = Vec::new();
         let mut tasks = Vec::new();
@@ -230,10 +248,7 @@ impl Speaker {
             });
         }
         let mut listen = None;
-        if let Some(addr) = config.listen.filter(|_| !passive.is_empty()) {
-            let listener = TcpListener::bind(addr)
-                .await
-                .map_err(|source| SpeakerError::Listen { addr, source })?;
+        if let Some(listener) = listener {
             listen = listener.local_addr().ok();
             tasks.push(tokio::spawn(accept(listener, passive)));
         }
@@ -287,19 +302,25 @@ impl Speaker {
     }
 
     async fn ask_all(&self, make: impl Fn(oneshot::Sender<PeerResult>) -> Command) -> Report {
+        let gone = || PeerResult::Failed("peer task ended".into());
+        let slow = || PeerResult::Failed(format!("no answer within {REPLY_WAIT:?}"));
+        let deadline = tokio::time::Instant::now() + REPLY_WAIT;
         let mut waiting = Vec::with_capacity(self.peers.len());
         for p in &self.peers {
             let (tx, rx) = oneshot::channel();
-            let sent = p.commands.send(make(tx)).await.is_ok();
-            waiting.push((p.peer, sent.then_some(rx)));
+            let sent = tokio::time::timeout_at(deadline, p.commands.send(make(tx))).await;
+            waiting.push((p.peer, sent, rx));
         }
         let mut report = Report::default();
-        for (peer, rx) in waiting {
-            let result = match rx {
-                Some(rx) => rx
-                    .await
-                    .unwrap_or_else(|_| PeerResult::Failed("peer task ended".into())),
-                None => PeerResult::Failed("peer task ended".into()),
+        for (peer, sent, rx) in waiting {
+            let result = match sent {
+                Err(_) => slow(),
+                Ok(Err(_)) => gone(),
+                Ok(Ok(())) => match tokio::time::timeout_at(deadline, rx).await {
+                    Err(_) => slow(),
+                    Ok(Err(_)) => gone(),
+                    Ok(Ok(r)) => r,
+                },
             };
             report.peers.push(PeerOutcome { peer, result });
         }
@@ -606,16 +627,26 @@ impl PeerTask {
     async fn flush(&mut self, conn: &mut Conn) -> io::Result<()> {
         while let Some(bytes) = self.session.poll_transmit() {
             let mut at = 0;
+            let mut progress = tokio::time::Instant::now();
             while at < bytes.len() {
                 tokio::select! {
                     n = conn.wr.write(&bytes[at..]) => match n? {
                         0 => return Err(io::ErrorKind::WriteZero.into()),
-                        n => at += n,
+                        n => {
+                            at += n;
+                            progress = tokio::time::Instant::now();
+                        }
                     },
                     r = conn.rd.read(&mut conn.buf) => match r? {
                         0 => return Err(io::ErrorKind::UnexpectedEof.into()),
                         n => self.session.handle_bytes(Instant::now(), &conn.buf[..n]),
                     },
+                    _ = tokio::time::sleep_until(progress + WRITE_STALL) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("peer took no bytes for {WRITE_STALL:?}"),
+                        ));
+                    }
                 }
             }
         }

@@ -5,9 +5,10 @@
 
 use rampart_bgp::{
     BgpConfig, Family, FlowSpecRule, IpVersion, PeerConfig, PeerResult, PeerState, Route,
-    RouteError, RuleError, Speaker,
+    RouteError, RuleError, Session, SessionConfig, Speaker, State,
 };
-use std::net::{IpAddr, TcpListener};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 fn unreachable_peer() -> BgpConfig {
@@ -96,4 +97,73 @@ async fn bad_config_is_refused_with_its_key() {
     c.peers[0].passive = true;
     let e = Speaker::start(c).await.unwrap_err();
     assert!(e.to_string().contains("respond.bgp.listen"), "{e}");
+}
+
+/// A peer (our own Session on a blocking socket) that establishes the session and then
+/// stops reading, keeping the connection open: the TCP window fills up.
+fn peer_that_stops_reading() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut peer = Session::new(SessionConfig {
+            local_as: 65002,
+            peer_as: 65001,
+            router_id: [127, 0, 0, 2].into(),
+            hold_time: 90,
+            families: Family::ALL.to_vec(),
+            graceful_restart: None,
+        });
+        let now = Instant::now();
+        peer.start(now);
+        let mut buf = [0u8; 4096];
+        loop {
+            while let Some(b) = peer.poll_transmit() {
+                s.write_all(&b).unwrap();
+            }
+            if peer.state() == State::Established {
+                break;
+            }
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "speaker closed during the handshake");
+            peer.handle_bytes(now, &buf[..n]);
+        }
+        std::thread::sleep(Duration::from_secs(60));
+        drop(s);
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_does_not_hold_up_announce() {
+    let mut config = unreachable_peer();
+    config.peers[0].port = peer_that_stops_reading();
+    let speaker = Speaker::start(config).await.unwrap();
+    let start = Instant::now();
+    while speaker.peers()[0].state != PeerState::Established {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            speaker.peers()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let nh: IpAddr = "192.0.2.1".parse().unwrap();
+    let routes: Vec<Route> = (0..10_000u32)
+        .map(|i| Route::blackhole(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)), nh))
+        .collect();
+    // Each call writes ~70 KB; once the socket buffers are full, a call gets a failure for
+    // that peer instead of waiting for ever.
+    let mut failed = None;
+    for _ in 0..2_000 {
+        let report = speaker.announce(routes.clone()).await.unwrap();
+        if let PeerResult::Failed(why) = &report.peers[0].result {
+            failed = Some(why.clone());
+            break;
+        }
+    }
+    let why = failed.expect("the socket never filled up");
+    assert!(why.contains("no answer"), "{why}");
+    assert_eq!(speaker.peers()[0].state, PeerState::Established);
+    speaker.shutdown().await;
 }

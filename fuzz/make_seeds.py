@@ -58,3 +58,31 @@ def sflow_datagram():
 
 
 seed("sflow", "three-samples", [sflow_datagram()])
+
+
+# BGP: the first byte picks the start (1 = an established session), then chunks each led by
+# a length byte. Messages are the wire fixtures of crates/bgp's unit tests.
+def bgp_msg(kind, body):
+    return b"\xff" * 16 + struct.pack(">HB", 19 + len(body), kind) + body
+
+
+def bgp_seed(name, mode, messages):
+    out = root / "corpus" / "bgp_message"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_bytes(bytes([mode]) + b"".join(bytes([len(m)]) + m for m in messages))
+
+
+blackhole = bytes.fromhex(
+    "0000002a" "40010100" "400206020100" "00fde9" "400304c0000201" "c00804ffff029a"
+    "c0200c0000fde90000029a00000001" "20cb00710a"
+)
+flow4 = bytes.fromhex(
+    "00000028" "40010100" "400206020100" "00fde9" "900e0012" "000185" "0000"
+    "0c0120cb00710a0381110681" "35" "c010088006000000000000"
+)
+unreach6 = bytes.fromhex("00000009" "800f06000201" "40" "2001")
+bgp_seed("keepalive", 1, [bgp_msg(4, b"")])
+bgp_seed("blackhole", 1, [bgp_msg(2, blackhole)])
+bgp_seed("flowspec", 1, [bgp_msg(2, flow4), bgp_msg(2, unreach6)])
+bgp_seed("refresh", 1, [bgp_msg(5, bytes.fromhex("00010085")), bgp_msg(3, bytes.fromhex("0602"))])
+bgp_seed("open", 0, [bgp_msg(1, bytes.fromhex("0400010000c00a0000020602040200010000"))])

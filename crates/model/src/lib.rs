@@ -2,6 +2,7 @@
 //! and formatting, so that decoders, detectors and the store agree on one shape.
 
 mod detection;
+mod event;
 mod flow;
 mod net;
 mod time;
@@ -10,6 +11,7 @@ pub use detection::{
     DdosDetection, DdosVector, Detection, Direction, Range, ScanDetection, ScanProtocol, ScanType,
     TopAddr, TopPort,
 };
+pub use event::{AuthEvent, AuthMethod, HttpEvent, Outcome, Service};
 pub use flow::{FlowFormat, FlowRecord};
 pub use net::{mask, Cidr, CidrError};
 pub use time::Timestamp;

@@ -108,10 +108,6 @@ impl Openvpn {
         self.peers.len()
     }
 
-    pub fn evictions(&self) -> u64 {
-        self.peers.evicted
-    }
-
     fn peer_key(ctx: &Ctx, p: (IpAddr, u16)) -> u64 {
         key(
             &[ctx.host.unwrap_or("").as_bytes(), &ip_bytes(p.0)],

@@ -113,10 +113,7 @@ impl LineParser {
     }
 
     pub fn stats(&self) -> ParseStats {
-        let mut s = self.out.stats;
-        s.state_evictions +=
-            self.sshd.evictions() + self.openvpn.evictions() + self.charon.evictions();
-        s
+        self.out.stats
     }
 
     /// Per-connection states held (sshd connections, IKE SAs, VPN peers).

@@ -147,10 +147,6 @@ impl Sshd {
         self.conns.len()
     }
 
-    pub fn evictions(&self) -> u64 {
-        self.conns.evicted
-    }
-
     fn conn_key(ctx: &Ctx) -> u64 {
         key(
             &[ctx.host.unwrap_or("").as_bytes()],

@@ -97,10 +97,6 @@ impl Charon {
         self.sas.len()
     }
 
-    pub fn evictions(&self) -> u64 {
-        self.sas.evicted
-    }
-
     /// Everything still held goes out as it is (end of input).
     pub fn flush(&mut self, out: &mut Out) {
         for sa in self.sas.drain() {

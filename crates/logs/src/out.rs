@@ -58,12 +58,22 @@ impl Out {
         if s.is_empty() || s == "N/A" || s == "-" || s == "(null)" || s.bytes().all(|c| c == b'*') {
             return None;
         }
-        Some(self.text(s, crate::text::MAX_USER))
+        Some(self.trimmed(s, crate::text::MAX_USER))
     }
 
     pub fn reason(&mut self, s: &str) -> Option<String> {
         let s = s.trim();
-        (!s.is_empty()).then(|| self.text(s, crate::text::MAX_REASON))
+        (!s.is_empty()).then(|| self.trimmed(s, crate::text::MAX_REASON))
+    }
+
+    /// A bounded copy without white space at its ends, even where the cut made some.
+    fn trimmed(&mut self, s: &str, max: usize) -> String {
+        let t = self.text(s, max);
+        if t.ends_with(char::is_whitespace) {
+            t.trim_end().to_string()
+        } else {
+            t
+        }
     }
 
     /// An event of the line's time, host and repeat count.

@@ -107,9 +107,10 @@ impl LineParser {
     }
 
     /// The input has ended: events held for a peer address still to come are given out
-    /// as they are.
+    /// as they are, and PAM failures of connections that never ended are counted.
     pub fn finish(&mut self) {
         self.charon.flush(&mut self.out);
+        self.sshd.flush(&mut self.out);
     }
 
     pub fn stats(&self) -> ParseStats {

@@ -15,7 +15,8 @@
 use crate::out::{Ctx, Out, Status};
 use crate::state::{key, BoundedMap};
 use crate::text;
-use rampart_model::{AuthMethod, Outcome, Service};
+use crate::LogEvent;
+use rampart_model::{AuthEvent, AuthMethod, Outcome, Service, Timestamp};
 use std::net::IpAddr;
 
 /// Connections tracked at once (about 80 bytes each).
@@ -32,6 +33,8 @@ struct Conn {
     pam_module: i32,
     pam_sshd: i32,
     pam_source: Option<IpAddr>,
+    /// When the last PAM failure was logged.
+    pam_time: Timestamp,
     /// A kex_exchange_identification error waiting for the line that names the peer.
     handshake: Option<String>,
     /// The connection's end was reported.
@@ -142,6 +145,20 @@ fn strip_preauth(s: &str) -> &str {
     s.strip_suffix(" [preauth]").unwrap_or(s).trim()
 }
 
+/// The failures PAM logged in a connection that no "Failed" line accounted for, as one
+/// event (without the host: the state does not keep it).
+fn pending_pam(c: &Conn) -> Option<AuthEvent> {
+    let n = c.pam_module.max(c.pam_sshd);
+    if n <= 0 {
+        return None;
+    }
+    let mut e = AuthEvent::new(c.pam_time, Service::Ssh, Outcome::Failure);
+    e.source = c.pam_source;
+    e.attempts = n as u32;
+    e.reason = Some("PAM authentication failure".into());
+    Some(e)
+}
+
 impl Sshd {
     pub fn state_len(&self) -> usize {
         self.conns.len()
@@ -158,10 +175,23 @@ impl Sshd {
         let (c, evicted) = self
             .conns
             .entry(Self::conn_key(ctx), ctx.time.as_secs(), Conn::default);
-        if evicted.is_some() {
+        if let Some(old) = evicted {
             out.stats.state_evictions += 1;
+            if let Some(e) = pending_pam(&old) {
+                out.push(LogEvent::Auth(e));
+            }
         }
         c
+    }
+
+    /// End of input: PAM failures of connections still open that no "Failed" line
+    /// accounted for.
+    pub fn flush(&mut self, out: &mut Out) {
+        for c in self.conns.drain() {
+            if let Some(e) = pending_pam(&c) {
+                out.push(LogEvent::Auth(e));
+            }
+        }
     }
 
     pub fn parse(&mut self, ctx: &Ctx, msg: &str, out: &mut Out) -> Status {
@@ -393,6 +423,7 @@ impl Sshd {
         let c = self.conn(ctx, out);
         c.pam_module = c.pam_module.saturating_add(r);
         c.pam_source = rhost.or(c.pam_source);
+        c.pam_time = ctx.time;
         Status::Absorbed
     }
 
@@ -403,6 +434,7 @@ impl Sshd {
         let c = self.conn(ctx, out);
         c.pam_sshd = c.pam_sshd.saturating_add(r);
         c.pam_source = addr.or(c.pam_source);
+        c.pam_time = ctx.time;
         Status::Absorbed
     }
 

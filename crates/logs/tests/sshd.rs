@@ -272,3 +272,13 @@ fn json_shape() {
         r#"{"type":"auth","time":"2026-11-30T10:00:01.000Z","service":"ssh","outcome":"failure","user":"admin","invalid_user":true,"source":"203.0.113.5","source_port":50022,"host":"web1","attempts":1}"#
     );
 }
+
+#[test]
+fn pam_failure_of_a_connection_still_open_at_the_end_counts() {
+    let log = "\
+Nov 30 18:00:00 h sshd[9300]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.80  user=root
+";
+    let ev = auth(log);
+    assert_eq!(attempts(&ev, Outcome::Failure), 1);
+    assert_eq!(ev[0].source, Some("203.0.113.80".parse().unwrap()));
+}

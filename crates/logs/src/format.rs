@@ -57,12 +57,14 @@ impl Format {
             reference_secs: 253_000_000_000,
             utc_offset_secs: 0,
         };
+        let mut clock = crate::time::Clock::new(ctx);
         match self {
             Format::Json => line.starts_with('{') && crate::json::looks_like_event(line),
             Format::Access => crate::access::looks_like(line),
             Format::Openvpn => crate::openvpn::file_prefix(line, &ctx).is_some(),
             Format::Syslog => {
-                crate::syslog::parse(line, &ctx).is_some() || crate::fortigate::looks_like(line)
+                crate::syslog::parse(line, &mut clock).is_some()
+                    || crate::fortigate::looks_like(line)
             }
         }
     }

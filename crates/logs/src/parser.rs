@@ -5,7 +5,7 @@
 use crate::format::Format;
 use crate::out::{Ctx, Out, Status};
 use crate::stats::ParseStats;
-use crate::time::TimeContext;
+use crate::time::{Clock, TimeContext};
 use crate::LogEvent;
 use crate::{
     access, asa, fortigate, json, netfilter, openvpn, paloalto, sshd, strongswan, syslog, wireguard,
@@ -17,6 +17,7 @@ use rampart_model::Timestamp;
 pub struct LineParser {
     format: Format,
     time: TimeContext,
+    clock: Clock,
     out: Out,
     sshd: sshd::Sshd,
     openvpn: openvpn::Openvpn,
@@ -64,6 +65,7 @@ impl LineParser {
         LineParser {
             format,
             time,
+            clock: Clock::new(time),
             out: Out::default(),
             sshd: sshd::Sshd::default(),
             openvpn: openvpn::Openvpn::default(),
@@ -81,6 +83,7 @@ impl LineParser {
     /// Moves the reference for year-less stamps (live: the clock, now and then).
     pub fn set_reference(&mut self, reference: Timestamp) {
         self.time.reference_secs = reference.as_secs() as i64;
+        self.clock.set_reference(self.time.reference_secs);
     }
 
     /// Parses one line (without its newline). Events wait in [`LineParser::poll_event`].
@@ -162,7 +165,7 @@ impl LineParser {
     }
 
     fn syslog_line(&mut self, s: &str) -> Status {
-        let Some(h) = syslog::parse(s, &self.time) else {
+        let Some(h) = syslog::parse(s, &mut self.clock) else {
             // Vendor lines written to a file without a syslog header.
             if fortigate::looks_like(s) {
                 let ctx = self.ctx(None, None, None, 1);
@@ -193,7 +196,7 @@ impl LineParser {
             return Status::Ignored;
         }
         let prev = std::mem::take(&mut self.prev);
-        let status = match syslog::parse(&prev, &self.time) {
+        let status = match syslog::parse(&prev, &mut self.clock) {
             Some(h) => {
                 let before = self.out.events.len();
                 let st = self.message(&h, Some(n));

@@ -84,16 +84,20 @@ fn method(m: &str) -> AuthMethod {
 /// " from " whose tail reads as an address (a user name may hold " from ", the fixed tail
 /// cannot).
 fn user_from(s: &str) -> Option<(&str, IpAddr, Option<u16>)> {
-    for (i, _) in s
-        .rmatch_indices(" from ")
-        .chain(s.starts_with("from ").then_some((usize::MAX, "")))
-    {
-        let (user, tail) = if i == usize::MAX {
-            ("", &s[5..])
-        } else {
-            (&s[..i], &s[i + 6..])
+    let mut end = s.len();
+    loop {
+        let (user, tail) = match text::FROM_REV.rfind(&s.as_bytes()[..end]) {
+            Some(i) => {
+                end = i;
+                (&s[..i], &s[i + 6..])
+            }
+            None if end > 0 && s.starts_with("from ") => {
+                end = 0;
+                ("", &s[5..])
+            }
+            None => return None,
         };
-        let (addr, after) = tail.split_once(' ').unwrap_or((tail, ""));
+        let (addr, after) = text::split_space(tail).unwrap_or((tail, ""));
         let Some(addr) = text::ip(addr) else { continue };
         if after.is_empty() {
             return Some((user, addr, None));
@@ -101,21 +105,21 @@ fn user_from(s: &str) -> Option<(&str, IpAddr, Option<u16>)> {
         let Some(p) = after.strip_prefix("port ") else {
             continue;
         };
-        let (p, rest) = p.split_once([' ', ':']).unwrap_or((p, ""));
-        let Some(p) = text::port(p) else { continue };
-        let _ = rest;
+        let n = p.bytes().take_while(u8::is_ascii_digit).count();
+        let Some(p) = text::port(&p[..n]) else {
+            continue;
+        };
         return Some((user, addr, Some(p)));
     }
-    None
 }
 
 /// "[invalid user |authenticating user |user ]USER ADDR port N" (the end of a connection),
 /// read from the right: (user, invalid, address, port).
 fn user_addr(s: &str) -> Option<(Option<&str>, bool, IpAddr, u16)> {
     let s = s.strip_suffix(" [preauth]").unwrap_or(s);
-    let (left, p) = s.rsplit_once(" port ")?;
+    let (left, p) = text::rsplit_at(s, &text::PORT_REV, 6)?;
     let p = text::port(p)?;
-    let (head, addr) = match left.rsplit_once(' ') {
+    let (head, addr) = match text::rsplit_space(left) {
         Some((h, a)) => (h, a),
         None => ("", left),
     };
@@ -134,7 +138,7 @@ fn user_addr(s: &str) -> Option<(Option<&str>, bool, IpAddr, u16)> {
 
 /// "ADDR port N" at the start of `s`, then what follows.
 fn addr_port_prefix(s: &str) -> Option<(IpAddr, u16, &str)> {
-    let (addr, rest) = s.split_once(" port ")?;
+    let (addr, rest) = text::split_at(s, &text::PORT, 6)?;
     let addr = text::ip(addr)?;
     let n = rest.bytes().take_while(u8::is_ascii_digit).count();
     let p = text::port(&rest[..n])?;
@@ -317,7 +321,7 @@ impl Sshd {
     }
 
     fn failed(&mut self, ctx: &Ctx, rest: &str, out: &mut Out) -> Status {
-        let Some((m, rest)) = rest.split_once(" for ") else {
+        let Some((m, rest)) = text::split_at(rest, &text::FOR, 5) else {
             return Status::Malformed;
         };
         let (invalid, rest) = match rest.strip_prefix("invalid user ") {
@@ -360,7 +364,7 @@ impl Sshd {
     }
 
     fn accepted(&mut self, ctx: &Ctx, rest: &str, out: &mut Out) -> Status {
-        let Some((m, rest)) = rest.split_once(" for ") else {
+        let Some((m, rest)) = text::split_at(rest, &text::FOR, 5) else {
             return Status::Malformed;
         };
         let Some((user, addr, port)) = user_from(rest) else {
@@ -412,7 +416,7 @@ impl Sshd {
     fn pam_module(&mut self, ctx: &Ctx, msg: &str, out: &mut Out) -> Status {
         // "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh
         // ruser= rhost=A  user=X" (pam_sss, pam_ldap, ... write the same).
-        let Some((_, rest)) = msg.split_once("(sshd:auth): authentication failure;") else {
+        let Some((_, rest)) = text::split_at(msg, &text::PAM_AUTH_FAILURE, 36) else {
             return Status::Ignored;
         };
         let rhost = rest

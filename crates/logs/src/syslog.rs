@@ -3,7 +3,7 @@
 //! and the ISO-stamped file lines of rsyslog and journald's short-iso. Only the header is
 //! read here; the message goes to the parser its tag names.
 
-use crate::time::{self, TimeContext};
+use crate::time::{self, Clock, TimeContext};
 use rampart_model::Timestamp;
 
 /// A line's syslog header and the message after it, borrowed from the line.
@@ -19,7 +19,7 @@ pub struct Header<'a> {
 }
 
 /// Reads the header of one line; `None` when it has neither a priority nor a timestamp.
-pub fn parse<'a>(line: &'a str, ctx: &TimeContext) -> Option<Header<'a>> {
+pub fn parse<'a>(line: &'a str, clock: &mut Clock) -> Option<Header<'a>> {
     let b = line.as_bytes();
     let mut i = 0;
     let mut had_pri = false;
@@ -35,11 +35,11 @@ pub fn parse<'a>(line: &'a str, ctx: &TimeContext) -> Option<Header<'a>> {
         }
     }
     if b.get(i..i + 2) == Some(b"1 ") {
-        if let Some(h) = rfc5424(line, i + 2, ctx) {
+        if let Some(h) = rfc5424(line, i + 2, &clock.ctx) {
             return Some(h);
         }
     }
-    let (time, used) = match timestamp(&b[i..], ctx) {
+    let (time, used) = match timestamp(&b[i..], clock) {
         Some((t, used)) => (Some(t), used),
         None if had_pri => (None, 0),
         None => return None,
@@ -64,7 +64,7 @@ pub fn parse<'a>(line: &'a str, ctx: &TimeContext) -> Option<Header<'a>> {
             msg,
         });
     }
-    let (first, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    let (first, after) = crate::text::split_space(rest).unwrap_or((rest, ""));
     let host_first =
         !first.is_empty() && !first.ends_with(':') && !first.contains('[') && !after.is_empty();
     let (host, rest) = if host_first {
@@ -84,6 +84,18 @@ pub fn parse<'a>(line: &'a str, ctx: &TimeContext) -> Option<Header<'a>> {
     })
 }
 
+/// Bytes a program tag is made of.
+const TAG_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b'%' | b'@');
+        c += 1;
+    }
+    t
+};
+
 /// "TAG[PID]: MSG" or "TAG: MSG"; no tag when the first word is not followed by one of
 /// those (then the whole text is the message).
 fn tag(s: &str) -> (&str, Option<u32>, &str) {
@@ -91,9 +103,7 @@ fn tag(s: &str) -> (&str, Option<u32>, &str) {
     let n = b
         .iter()
         .take(64)
-        .take_while(|&&c| {
-            c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/' | b'%' | b'@')
-        })
+        .take_while(|&&c| TAG_CHAR[usize::from(c)])
         .count();
     if n == 0 {
         return ("", None, s);
@@ -102,7 +112,7 @@ fn tag(s: &str) -> (&str, Option<u32>, &str) {
     match b.get(n) {
         Some(b':') => (name, None, skip_space(&s[n + 1..])),
         Some(b'[') => {
-            let Some(close) = s[n + 1..].find(']') else {
+            let Some(close) = memchr::memchr(b']', &b[n + 1..]) else {
                 return ("", None, s);
             };
             let pid = crate::text::number(&s[n + 1..n + 1 + close]);
@@ -120,14 +130,14 @@ fn skip_space(s: &str) -> &str {
 
 /// The timestamp at the start of `b` and the bytes it used, in the forms syslog senders
 /// and files use.
-fn timestamp(b: &[u8], ctx: &TimeContext) -> Option<(Timestamp, usize)> {
+fn timestamp(b: &[u8], clock: &mut Clock) -> Option<(Timestamp, usize)> {
     let first = *b.first()?;
     if first.is_ascii_digit() {
         // Only the 'T' form: "2024-12-15 14:12:12 ..." is OpenVPN's own file, not syslog.
         if b.get(10) != Some(&b'T') {
             return None;
         }
-        return time::iso8601(b, ctx);
+        return time::iso8601(b, &clock.ctx);
     }
     // "Mmm dd hh:mm:ss", "Mmm  d hh:mm:ss", optional fraction, optional year before the
     // time (Cisco) or after it.
@@ -169,7 +179,7 @@ fn timestamp(b: &[u8], ctx: &TimeContext) -> Option<(Timestamp, usize)> {
         }
     }
     let t = match year {
-        Some(y) => ctx.local(
+        Some(y) => clock.ctx.local(
             time::Civil {
                 year: i64::from(y),
                 month,
@@ -180,7 +190,7 @@ fn timestamp(b: &[u8], ctx: &TimeContext) -> Option<(Timestamp, usize)> {
             },
             nanos,
         )?,
-        None => ctx.yearless(month, day, hms, nanos)?,
+        None => clock.yearless(month, day, hms, nanos)?,
     };
     Some((t, i))
 }
@@ -274,13 +284,13 @@ pub fn last_repeated(msg: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
-    fn ctx() -> TimeContext {
+    fn ctx() -> Clock {
         // 2026-06-01T00:00:00Z
-        TimeContext::new(Timestamp::from_secs(1_780_272_000), 0)
+        Clock::new(TimeContext::new(Timestamp::from_secs(1_780_272_000), 0))
     }
 
     fn h(line: &str) -> (String, Option<&str>, &str, Option<u32>, &str) {
-        let h = parse(line, &ctx()).unwrap();
+        let h = parse(line, &mut ctx()).unwrap();
         (
             h.time.map(|t| t.to_string()).unwrap_or_default(),
             h.host,
@@ -416,16 +426,16 @@ mod tests {
 
     #[test]
     fn priority_then_key_values() {
-        let hd = parse("<189>date=2024-10-14 time=13:46:40 logid=1", &ctx()).unwrap();
+        let hd = parse("<189>date=2024-10-14 time=13:46:40 logid=1", &mut ctx()).unwrap();
         assert_eq!((hd.time, hd.host, hd.tag), (None, None, ""));
         assert_eq!(hd.msg, "date=2024-10-14 time=13:46:40 logid=1");
     }
 
     #[test]
     fn not_syslog() {
-        assert_eq!(parse("hello world", &ctx()), None);
-        assert_eq!(parse("", &ctx()), None);
-        assert_eq!(parse("<999999>x", &ctx()), None);
+        assert_eq!(parse("hello world", &mut ctx()), None);
+        assert_eq!(parse("", &mut ctx()), None);
+        assert_eq!(parse("<999999>x", &mut ctx()), None);
     }
 
     #[test]

@@ -67,6 +67,68 @@ impl TimeContext {
     }
 }
 
+/// A [`TimeContext`] that remembers the last year-less day it placed, so that the lines of
+/// a file (mostly of one day) cost a comparison instead of a calendar computation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock {
+    pub ctx: TimeContext,
+    /// (month, day, local midnight of the year chosen, local midnight a year later if
+    /// that date exists): the year holds for a time of day while the first is within the
+    /// limit and the second is not.
+    memo: Option<(u32, u32, i64, Option<i64>)>,
+}
+
+impl Clock {
+    pub fn new(ctx: TimeContext) -> Self {
+        Clock { ctx, memo: None }
+    }
+
+    pub fn set_reference(&mut self, secs: i64) {
+        self.ctx.reference_secs = secs;
+        self.memo = None;
+    }
+
+    pub fn yearless(
+        &mut self,
+        month: u32,
+        day: u32,
+        hms: (u32, u32, u32),
+        nanos: u32,
+    ) -> Option<Timestamp> {
+        if hms.0 > 23 || hms.1 > 59 || hms.2 > 60 {
+            return None;
+        }
+        let sod = i64::from(hms.0 * 3600 + hms.1 * 60 + hms.2);
+        let limit =
+            self.ctx.reference_secs + i64::from(self.ctx.utc_offset_secs) + FUTURE_SLACK_SECS;
+        let offset = i64::from(self.ctx.utc_offset_secs);
+        if let Some((m, d, midnight, next)) = self.memo {
+            if m == month
+                && d == day
+                && midnight + sod <= limit
+                && next.is_none_or(|n| n + sod > limit)
+            {
+                return Some(from_unix(midnight + sod - offset, nanos));
+            }
+        }
+        let t = self.ctx.yearless(month, day, hms, nanos)?;
+        let local = t.as_secs() as i64 + offset;
+        let midnight = local - sod;
+        let (year, _, _) = civil_from_days(midnight.div_euclid(86_400));
+        let next = Civil {
+            year: year + 1,
+            month,
+            day,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        }
+        .unix_secs();
+        self.memo = Some((month, day, midnight, next));
+        Some(t)
+    }
+}
+
 fn from_unix(secs: i64, nanos: u32) -> Timestamp {
     Timestamp::from_secs_nanos(secs.max(0) as u64, nanos)
 }
@@ -349,6 +411,22 @@ mod tests {
             c.yearless(3, 1, (10, 0, 0), 0).unwrap().to_string(),
             "2026-03-01T09:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn clock_memo_agrees_with_the_context() {
+        let c = ctx("2027-01-01T00:00:30Z");
+        let mut clock = Clock::new(c);
+        // The same date either side of the reference's limit, in both orders.
+        for (m, d) in [(1, 2), (1, 1), (12, 31), (1, 2), (2, 29)] {
+            for hms in [(0, 0, 0), (23, 59, 59), (0, 0, 31), (0, 0, 29), (12, 0, 0)] {
+                assert_eq!(
+                    clock.yearless(m, d, hms, 5),
+                    c.yearless(m, d, hms, 5),
+                    "{m}/{d} {hms:?}"
+                );
+            }
+        }
     }
 
     #[test]

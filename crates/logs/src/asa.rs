@@ -59,6 +59,15 @@ fn group_user_ip(s: &str) -> (Option<&str>, Option<IpAddr>) {
     (user, ip)
 }
 
+/// What one message says about a login.
+#[derive(Clone, Copy, Debug, Default)]
+struct Said<'a> {
+    user: Option<&'a str>,
+    invalid: bool,
+    ip: Option<IpAddr>,
+    reason: Option<&'a str>,
+}
+
 impl Asa {
     pub fn state_len(&self) -> usize {
         self.logins.len()
@@ -66,65 +75,61 @@ impl Asa {
 
     pub fn parse(&mut self, ctx: &Ctx, tag: &str, msg: &str, out: &mut Out) -> Status {
         let id = tag.rsplit('-').next().unwrap_or("");
+        let webvpn = |reason| {
+            let (user, ip) = group_user_ip(msg);
+            Said {
+                user,
+                ip,
+                reason,
+                ..Said::default()
+            }
+        };
         match id {
             "113005" | "113015" => {
                 // "AAA user authentication Rejected : reason = Invalid password : local
                 // database : user = admin : user IP = 198.51.100.7"
                 let reason = field(msg, "reason = ");
-                let user = field(msg, "user = ");
-                let ip = field(msg, "user IP = ").and_then(text::ip);
                 let invalid = reason.is_some_and(|r| {
                     let r = r.to_ascii_lowercase();
                     r.contains("not found")
                         || r.contains("invalid user")
                         || r.contains("unknown user")
                 });
-                self.login(
-                    ctx,
-                    Kind::Aaa,
-                    Outcome::Failure,
-                    user,
+                let said = Said {
+                    user: field(msg, "user = "),
                     invalid,
-                    ip,
+                    ip: field(msg, "user IP = ").and_then(text::ip),
                     reason,
-                    out,
-                )
+                };
+                self.login(ctx, Kind::Aaa, Outcome::Failure, said, out)
             }
             "716039" => {
-                let (user, ip) = group_user_ip(msg);
-                self.login(
-                    ctx,
-                    Kind::Webvpn,
-                    Outcome::Failure,
-                    user,
-                    false,
-                    ip,
-                    Some("WebVPN authentication rejected"),
-                    out,
-                )
+                let said = webvpn(Some("WebVPN authentication rejected"));
+                self.login(ctx, Kind::Webvpn, Outcome::Failure, said, out)
             }
-            "716038" | "722051" => {
-                let (user, ip) = group_user_ip(msg);
-                let kind = if id == "716038" {
-                    Kind::Webvpn
-                } else {
-                    Kind::Tunnel
-                };
-                self.login(ctx, kind, Outcome::Success, user, false, ip, None, out)
-            }
+            "716038" => self.login(ctx, Kind::Webvpn, Outcome::Success, webvpn(None), out),
+            "722051" => self.login(ctx, Kind::Tunnel, Outcome::Success, webvpn(None), out),
             "722037" => {
-                let (user, ip) = group_user_ip(msg);
                 let reason = msg
                     .split_once("closing connection: ")
                     .map(|(_, r)| r.trim_end_matches('.'));
-                self.end(ctx, user, ip, reason, out)
+                emit(
+                    ctx,
+                    Outcome::Disconnect,
+                    Service::Anyconnect,
+                    webvpn(reason),
+                    out,
+                )
             }
             "113019" => {
                 // "Group = G, Username = U, IP = A, Session disconnected. ... Reason: R"
-                let user = field(msg, "Username = ");
-                let ip = field(msg, "IP = ").and_then(text::ip);
-                let reason = msg.split_once("Reason: ").map(|(_, r)| r);
-                self.end(ctx, user, ip, reason, out)
+                let said = Said {
+                    user: field(msg, "Username = "),
+                    ip: field(msg, "IP = ").and_then(text::ip),
+                    reason: msg.split_once("Reason: ").map(|(_, r)| r),
+                    ..Said::default()
+                };
+                emit(ctx, Outcome::Disconnect, Service::Anyconnect, said, out)
             }
             "605004" | "605005" => {
                 // "Login denied from 198.51.100.7/51234 to outside:192.0.2.1/ssh for user \"admin\""
@@ -134,15 +139,18 @@ impl Asa {
                     Outcome::Success
                 };
                 let from = text::between(msg, "from ", " ");
-                let ip = from.and_then(|f| text::ip(f.split('/').next().unwrap_or(f)));
                 let svc = text::between(msg, " to ", " ").and_then(|t| t.rsplit('/').next());
                 let service = match svc {
                     Some("ssh") => Service::Ssh,
                     Some("https" | "http") => Service::Http,
                     _ => Service::Other,
                 };
-                let user = text::between(msg, "for user \"", "\"");
-                self.emit(ctx, outcome, service, user, false, ip, None, out)
+                let said = Said {
+                    user: text::between(msg, "for user \"", "\""),
+                    ip: from.and_then(|f| text::ip(f.split('/').next().unwrap_or(f))),
+                    ..Said::default()
+                };
+                emit(ctx, outcome, service, said, out)
             }
             "611101" | "611102" => {
                 // "User authentication failed: IP address: 198.51.100.7, Uname: admin"
@@ -151,28 +159,27 @@ impl Asa {
                 } else {
                     Outcome::Success
                 };
-                let ip = field(msg, "IP address: ").and_then(text::ip);
-                let user = msg.split_once("Uname: ").map(|(_, u)| u.trim());
-                self.emit(ctx, outcome, Service::Other, user, false, ip, None, out)
+                let said = Said {
+                    user: msg.split_once("Uname: ").map(|(_, u)| u.trim()),
+                    ip: field(msg, "IP address: ").and_then(text::ip),
+                    ..Said::default()
+                };
+                emit(ctx, outcome, Service::Other, said, out)
             }
             _ => Status::Ignored,
         }
     }
 
     /// One login seen through several messages: counted at the first.
-    #[allow(clippy::too_many_arguments)]
     fn login(
         &mut self,
         ctx: &Ctx,
         kind: Kind,
         outcome: Outcome,
-        user: Option<&str>,
-        invalid: bool,
-        ip: Option<IpAddr>,
-        reason: Option<&str>,
+        said: Said,
         out: &mut Out,
     ) -> Status {
-        if let Some(addr) = ip {
+        if let Some(addr) = said.ip {
             let now = ctx.time.as_secs();
             let k = key(&[ctx.host.unwrap_or("").as_bytes(), &ip_bytes(addr)], 0);
             let (l, evicted) = self.logins.entry(k, now, Login::default);
@@ -190,56 +197,16 @@ impl Asa {
             }
             *slot = Some((kind, now));
         }
-        self.emit(
-            ctx,
-            outcome,
-            Service::Anyconnect,
-            user,
-            invalid,
-            ip,
-            reason,
-            out,
-        )
+        emit(ctx, outcome, Service::Anyconnect, said, out)
     }
+}
 
-    fn end(
-        &mut self,
-        ctx: &Ctx,
-        user: Option<&str>,
-        ip: Option<IpAddr>,
-        reason: Option<&str>,
-        out: &mut Out,
-    ) -> Status {
-        self.emit(
-            ctx,
-            Outcome::Disconnect,
-            Service::Anyconnect,
-            user,
-            false,
-            ip,
-            reason,
-            out,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &mut self,
-        ctx: &Ctx,
-        outcome: Outcome,
-        service: Service,
-        user: Option<&str>,
-        invalid: bool,
-        ip: Option<IpAddr>,
-        reason: Option<&str>,
-        out: &mut Out,
-    ) -> Status {
-        let mut e = out.auth(ctx, service, outcome);
-        e.user = user.and_then(|u| out.user(u));
-        e.invalid_user = invalid;
-        e.source = ip;
-        e.method = Some(AuthMethod::Password);
-        e.reason = reason.and_then(|r| out.reason(r));
-        out.push_auth(e)
-    }
+fn emit(ctx: &Ctx, outcome: Outcome, service: Service, said: Said, out: &mut Out) -> Status {
+    let mut e = out.auth(ctx, service, outcome);
+    e.user = said.user.and_then(|u| out.user(u));
+    e.invalid_user = said.invalid;
+    e.source = said.ip;
+    e.method = Some(AuthMethod::Password);
+    e.reason = said.reason.and_then(|r| out.reason(r));
+    out.push_auth(e)
 }

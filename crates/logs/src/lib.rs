@@ -31,7 +31,7 @@ mod time;
 mod wireguard;
 
 pub use format::{detect_format, Format};
-pub use framing::{Framing, DEFAULT_MAX_LINE};
+pub use framing::{FrameStats, Framer, Framing, DEFAULT_MAX_LINE};
 pub use parser::LineParser;
 pub use rampart_model::{
     AuthEvent, AuthMethod, FlowRecord, HttpEvent, Outcome, Service, Timestamp,

@@ -62,8 +62,8 @@ seed("sflow", "three-samples", [sflow_datagram()])
 # Log targets: the log fixtures whole for the stream target (a first byte picks framing,
 # format and chunk size), and their lines for the dispatcher target (a first byte per line
 # picks the header; 20 is the bare line, so the fixtures' own headers are kept).
-logs = root.parent / "crates" / "logs" / "tests" / "fixtures" / "crowdsec"
-for f in sorted(logs.glob("*.log")):
+logs = root.parent / "crates" / "logs" / "tests" / "fixtures"
+for f in sorted(logs.glob("*/*.log")):
     text = f.read_bytes()[:4096]
     for ctl in (0x00, 0x01, 0x52, 0x2b):
         out = root / "corpus" / "log_stream"

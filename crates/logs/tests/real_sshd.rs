@@ -1,8 +1,9 @@
-//! A real OpenSSH sshd on loopback (Debian's openssh-server), tried with known numbers of
-//! wrong passwords, a key login and a scanner: its own log lines must give exactly those
-//! attempts. sshd's `-E` log has no syslog header, so each line gets one here; it has no pid
-//! either, so the connections are made one after the other (as one pid's would be).
-//! Needs root (sshd's privilege separation) and /usr/sbin/sshd (scripts/test installs it).
+//! A real OpenSSH sshd on loopback (Debian's openssh-server) logging through a real rsyslog
+//! (with its repeated-message folding on) to an auth.log, tried with known numbers of wrong
+//! passwords, a key login and a scanner: the log must give exactly those attempts. sshd
+//! and rsyslogd run in a mount namespace of their own whose /dev/log is rsyslog's socket,
+//! so nothing of the machine's logging is touched. Needs root (sshd's privilege separation,
+//! the namespace), /usr/sbin/sshd and /usr/sbin/rsyslogd (scripts/test installs them).
 
 use rampart_logs::{AuthMethod, Format, LogReader, Outcome, TimeContext, Timestamp};
 use std::io::{Read, Write};
@@ -12,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SSHD: &str = "/usr/sbin/sshd";
+const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
 
 struct Server {
     child: Child,
@@ -21,6 +23,13 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The daemons this test started, by the pids they wrote.
+        for pidfile in ["sshd.pid", "rsyslogd.pid"] {
+            let pid = read_log(&self.dir.join(pidfile));
+            if let Ok(pid) = pid.trim().parse::<u32>() {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -37,10 +46,12 @@ fn run(cmd: &mut Command) {
 }
 
 fn start(use_pam: bool) -> Server {
-    assert!(
-        Path::new(SSHD).exists(),
-        "{SSHD} is missing: apt-get install openssh-server (scripts/test does)"
-    );
+    for (tool, pkg) in [(SSHD, "openssh-server"), (RSYSLOGD, "rsyslog")] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: apt-get install {pkg} (scripts/test does)"
+        );
+    }
     let uid = Command::new("id").arg("-u").output().expect("id");
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
@@ -72,14 +83,32 @@ fn start(use_pam: bool) -> Server {
     std::fs::write(dir.join("sshd_config"), config).expect("config");
     std::fs::write(dir.join("askpass"), "#!/bin/sh\necho wrong-password\n").expect("askpass");
     run(Command::new("chmod").arg("755").arg(dir.join("askpass")));
-    let child = Command::new(SSHD)
-        .arg("-D")
-        .arg("-f")
-        .arg(dir.join("sshd_config"))
-        .arg("-E")
-        .arg(dir.join("log"))
+    let d = dir.display();
+    std::fs::write(
+        dir.join("rsyslog.conf"),
+        format!(
+            "module(load=\"imuxsock\" SysSock.Name=\"/dev/log\")\n\
+             $RepeatedMsgReduction on\n\
+             $ActionFileDefaultTemplate RSYSLOG_TraditionalFileFormat\n\
+             auth,authpriv.* {d}/auth.log\n"
+        ),
+    )
+    .expect("rsyslog config");
+    // A private /dev with the few nodes sshd uses and rsyslog's socket as /dev/log.
+    let script = format!(
+        "set -e\n\
+         mkdir -p {d}/dev\n\
+         for n in null zero random urandom tty; do touch {d}/dev/$n; mount --bind /dev/$n {d}/dev/$n; done\n\
+         mount --bind {d}/dev /dev\n\
+         {RSYSLOGD} -f {d}/rsyslog.conf -i {d}/rsyslogd.pid\n\
+         while [ ! -S /dev/log ]; do sleep 0.05; done\n\
+         exec {SSHD} -D -f {d}/sshd_config\n"
+    );
+    let child = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg(script)
         .spawn()
-        .expect("sshd starts");
+        .expect("unshare starts");
     let s = Server { child, dir, port };
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -161,12 +190,11 @@ impl Server {
         std::thread::sleep(Duration::from_millis(300));
     }
 
-    /// sshd's log, each line given a syslog header.
-    fn syslog(&self) -> String {
-        read_log(&self.dir.join("log"))
-            .lines()
-            .map(|l| format!("Dec  1 10:00:00 testhost sshd[4242]: {l}\n"))
-            .collect()
+    /// The auth.log rsyslog wrote.
+    fn auth_log(&self) -> String {
+        // rsyslog writes a folded repeat when the next different message comes.
+        std::thread::sleep(Duration::from_millis(500));
+        read_log(&self.dir.join("auth.log"))
     }
 }
 
@@ -190,8 +218,13 @@ fn check(use_pam: bool) {
     s.passwords("root", 3); // three in one connection: MaxAuthTries
     s.key_login();
     s.scanner();
-    let text = s.syslog();
-    let ctx = TimeContext::new(Timestamp::from_secs(1_796_126_400), 0);
+    let text = s.auth_log();
+    // rsyslog's year-less stamps are read against the clock, as a live reader would.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let ctx = TimeContext::new(Timestamp::from_secs(now), 0);
     let (events, stats) = LogReader::read_all(Format::Syslog, ctx, text.as_bytes());
     assert_eq!(stats.errors(), 0, "{stats:?}\n{text}");
     let ev: Vec<_> = events.iter().filter_map(|e| e.as_auth()).collect();

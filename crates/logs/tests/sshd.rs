@@ -282,3 +282,26 @@ Nov 30 18:00:00 h sshd[9300]: pam_unix(sshd:auth): authentication failure; logna
     assert_eq!(attempts(&ev, Outcome::Failure), 1);
     assert_eq!(ev[0].source, Some("203.0.113.80".parse().unwrap()));
 }
+
+/// A real OpenSSH 9.2p1 with PAM through rsyslog (fixtures/own/ORIGIN.md): six wrong
+/// passwords (one for a user that does not exist), MaxAuthTries reached once, a key login,
+/// two connections that never sent a banner.
+#[test]
+fn real_openssh_with_pam_through_rsyslog() {
+    let ev = auth(include_str!("fixtures/own/openssh-9.2p1-pam-rsyslog.log"));
+    assert_eq!(attempts(&ev, Outcome::Failure), 6);
+    let invalid: u32 = ev
+        .iter()
+        .filter(|e| e.outcome == Outcome::Failure && e.invalid_user)
+        .map(|e| e.attempts)
+        .sum();
+    assert_eq!(invalid, 1);
+    assert_eq!(attempts(&ev, Outcome::TooManyAttempts), 1);
+    assert_eq!(attempts(&ev, Outcome::HandshakeError), 2);
+    assert_eq!(attempts(&ev, Outcome::Success), 1);
+    assert_eq!(attempts(&ev, Outcome::Disconnect), 4);
+    // The folded "message repeated 2 times" is one event of two attempts.
+    assert!(ev
+        .iter()
+        .any(|e| e.outcome == Outcome::Failure && e.attempts == 2));
+}

@@ -86,3 +86,17 @@ bgp_seed("blackhole", 1, [bgp_msg(2, blackhole)])
 bgp_seed("flowspec", 1, [bgp_msg(2, flow4), bgp_msg(2, unreach6)])
 bgp_seed("refresh", 1, [bgp_msg(5, bytes.fromhex("00010085")), bgp_msg(3, bytes.fromhex("0602"))])
 bgp_seed("open", 0, [bgp_msg(1, bytes.fromhex("0400010000c00a0000020602040200010000"))])
+# Log targets: the log fixtures whole for the stream target (a first byte picks framing,
+# format and chunk size), and their lines for the dispatcher target (a first byte per line
+# picks the header; 20 is the bare line, so the fixtures' own headers are kept).
+logs = root.parent / "crates" / "logs" / "tests" / "fixtures"
+for f in sorted(logs.glob("*/*.log")):
+    text = f.read_bytes()[:4096]
+    for ctl in (0x00, 0x01, 0x52, 0x2b):
+        out = root / "corpus" / "log_stream"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{f.stem}-{ctl:02x}").write_bytes(bytes([ctl]) + text)
+    out = root / "corpus" / "log_lines"
+    out.mkdir(parents=True, exist_ok=True)
+    lines = [bytes([20]) + l for l in text.split(b"\n") if l]
+    (out / f.stem).write_bytes(b"\n".join(lines[:200]))

@@ -3,6 +3,7 @@
 
 mod access;
 mod detection;
+mod event;
 mod flow;
 mod mitigation;
 mod net;
@@ -13,6 +14,7 @@ pub use detection::{
     DdosDetection, DdosVector, Detection, Direction, Range, ScanDetection, ScanProtocol, ScanType,
     TopAddr, TopPort,
 };
+pub use event::{AuthEvent, AuthMethod, HttpEvent, Outcome, Service};
 pub use flow::{FlowFormat, FlowRecord};
 pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
 pub use net::{mask, Cidr, CidrError};

@@ -216,14 +216,15 @@ def cmd_table(results_path, runs, threshold, seconds):
             if len(p) == 7:
                 rows.append(p)
     runs = int(runs)
-    firsts, cells = {}, defaultdict(list)
+    firsts, cells, targets = {}, defaultdict(list), defaultdict(set)
     alarms = defaultdict(lambda: defaultdict(lambda: defaultdict(set)))
     for run, label, tool, what, target, lat, name in rows:
         if what == "false alarm":
             alarms[label][tool][f"{target} `{name}`"].add(run)
             continue
-        key = (attack_name(label, what), factor(label), target)
+        key = (attack_name(label, what), factor(label))
         firsts.setdefault(key[0], len(firsts))
+        targets[key].add(target)
         cells[(key, tool)].append((None if lat == "-" else float(lat), name))
     keys = sorted({k for k, _ in cells}, key=lambda k: (firsts[k[0]], k[1]))
 
@@ -250,9 +251,9 @@ def cmd_table(results_path, runs, threshold, seconds):
     print("| attack | × threshold | target | " + " | ".join(t[1] for t in TOOLS) + " |")
     print("| --- | --- | --- |" + " --- |" * len(TOOLS))
     for key in keys:
-        what, f, target = key
+        what, f = key
         label = f"{f:g}x" if f else "–"
-        print(f"| {what} | {label} | {target} | "
+        print(f"| {what} | {label} | {', '.join(sorted(targets[key]))} | "
               + " | ".join(cell(key, t) for t, _ in TOOLS) + " |")
     print("\nFalse alarms, detections of anything not attacked (in how many runs), by capture:\n")
     print("| capture | " + " | ".join(t[1] for t in TOOLS) + " |")

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 /// `[respond.bgp]`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BgpConfig {
     /// Where passive peers connect to us, e.g. `"0.0.0.0:179"`. Needed only when a peer
@@ -26,6 +26,17 @@ pub struct BgpConfig {
     /// The routers we announce to.
     #[serde(default)]
     pub peers: Vec<PeerConfig>,
+}
+
+impl Default for BgpConfig {
+    fn default() -> Self {
+        BgpConfig {
+            listen: None,
+            on_shutdown: ShutdownPolicy::default(),
+            graceful_restart_s: default_restart(),
+            peers: Vec::new(),
+        }
+    }
 }
 
 /// See [`BgpConfig::on_shutdown`].

@@ -3,12 +3,14 @@
 //! here. A horizontal scan sent as NetFlow v5 gets its source banned in real nftables; a SYN
 //! flood gets FlowSpec rules (no BGP peer here: decided, audited, not announced); an
 //! operator's `rampart mitigate` passes the same guards (a never-listed address is refused
-//! with exit status 3 and the guard's name), and withdraws what it announced.
+//! with exit status 3 and the guard's name), and withdraws what it announced. With BIRD 2 as
+//! the daemon's BGP peer, a flood's FlowSpec rule and then (escalated) its blackhole appear in
+//! BIRD's tables with their communities, and leave them once the attack is over.
 
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use daemon::{token, wait_for, Daemon, Scratch, RAMPART};
+use daemon::{program, token, wait_for, Daemon, Scratch, RAMPART};
 use serde_json::Value;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::Command;
@@ -238,5 +240,187 @@ fn scans_are_banned_floods_get_flowspec_and_operators_pass_the_guards() {
         .iter()
         .any(|e| e["result"] == "refused" && e["detail"]["guard"] == "never");
     assert!(refused, "the refusal is audited");
+    d.stop();
+}
+
+/// BIRD 2 as our eBGP peer (AS 65002, passive, on 127.0.0.3), with flow4 and flow6 tables.
+struct Bird {
+    dir: Scratch,
+    child: std::process::Child,
+}
+
+impl Bird {
+    fn start(port: u16) -> Bird {
+        let dir = Scratch::new("bird");
+        let conf = dir.path().join("bird.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"
+router id 127.0.0.3;
+flow4 table flowtab4;
+flow6 table flowtab6;
+protocol device {{ }}
+protocol static {{ ipv4; route 192.0.2.1/32 blackhole; }}
+protocol bgp rampart {{
+  local 127.0.0.3 port {port} as 65002;
+  neighbor 127.0.0.1 as 65001;
+  passive on;
+  multihop;
+  ipv4 {{ import all; export none; gateway recursive; }};
+  ipv6 {{ import all; export none; }};
+  flow4 {{ table flowtab4; import all; export none; }};
+  flow6 {{ table flowtab6; import all; export none; }};
+}}
+"#
+            ),
+        )
+        .unwrap();
+        let sock = dir.path().join("bird.ctl");
+        let child = Command::new(program("bird"))
+            .arg("-c")
+            .arg(&conf)
+            .arg("-s")
+            .arg(&sock)
+            .arg("-f")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let b = Bird { dir, child };
+        wait_for(10, "BIRD's control socket", || {
+            b.birdc("show status")
+                .contains("Daemon is up")
+                .then_some(())
+        });
+        b
+    }
+
+    fn birdc(&self, cmd: &str) -> String {
+        let sock = self.dir.path().join("bird.ctl");
+        let out = Command::new(program("birdc"))
+            .arg("-s")
+            .arg(&sock)
+            .args(cmd.split_whitespace())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+impl Drop for Bird {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn syn_flood_burst(d: &Daemon) {
+    let flood: Vec<Rec> = (0..30u32)
+        .map(|i| Rec {
+            src: Ipv4Addr::from(0xc633_6400 + i),
+            dst: Ipv4Addr::new(203, 0, 113, 100),
+            sport: 1024 + i as u16,
+            dport: 80,
+            proto: 6,
+            flags: 0x02,
+            packets: 200,
+            duration_ms: 500,
+        })
+        .collect();
+    send_v5(d.flow, &flood);
+}
+
+#[test]
+fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let bird = Bird::start(port);
+    let dir = Scratch::new("bird-serve");
+    let t = token(dir.path(), "viewer", "v");
+    let peers = format!(
+        "respond.bgp.peers=[{{address=\"127.0.0.3\", port={port}, peer_as=65002, local_as=65001, \
+         router_id=\"127.0.0.1\", local_address=\"127.0.0.1\", connect_retry_s=1, hold_time_s=30}}]"
+    );
+    let args: Vec<String> = [
+        "--protect",
+        "203.0.113.0/24",
+        "--set",
+        "respond.dry_run=false",
+        "--set",
+        &peers,
+        "--set",
+        "respond.blackhole.next_hop=\"192.0.2.1\"",
+        "--set",
+        "respond.blackhole.communities=[\"65535:666\", \"65001:666:1\"]",
+        "--set",
+        "respond.escalate_after_s=3",
+        "--set",
+        "respond.hold_s=2",
+        "--set",
+        "detect.ddos.end_after_s=2",
+        "--set",
+        "detect.ddos.vector_pps.syn_flood=1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let d = Daemon::start(dir.path(), &args);
+    wait_for(20, "the BGP session with BIRD", || {
+        let v = d.json("/api/v1/bgp", &t);
+        (v["peers"][0]["state"] == "established").then_some(())
+    });
+    // The flood goes on for about eight seconds: FlowSpec at once, the blackhole 3 s later.
+    let flow = std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..16 {
+                syn_flood_burst(&d);
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        });
+        let flow = wait_for(20, "the FlowSpec rule in BIRD", || {
+            let out = bird.birdc("show route table flowtab4 all");
+            out.contains("203.0.113.100").then_some(out)
+        });
+        let hole = wait_for(20, "the blackhole in BIRD", || {
+            let out = bird.birdc("show route 203.0.113.100/32 all");
+            out.contains("(65535,666)").then_some(out)
+        });
+        assert!(hole.contains("(65001, 666, 1)"), "{hole}");
+        flow
+    });
+    assert!(
+        flow.contains("proto 6") || flow.contains("proto = 6"),
+        "{flow}"
+    );
+    assert!(
+        flow.contains("0x2/0x12") || flow.contains("tcp flags"),
+        "{flow}"
+    );
+    let audit = d.json("/api/v1/audit?limit=1000", &t);
+    let ok: Vec<String> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "mitigation.apply" && e["result"] == "ok")
+        .map(|e| {
+            e["detail"]["mitigation"]["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(
+        ok.contains(&"flowspec".to_string()) && ok.contains(&"blackhole".to_string()),
+        "{audit}"
+    );
+    // The flood is over: end (2 s), hold (2 s), withdrawn from BIRD.
+    wait_for(30, "the routes withdrawn from BIRD", || {
+        let flows = bird.birdc("show route table flowtab4");
+        let hole = bird.birdc("show route 203.0.113.100/32");
+        (!flows.contains("203.0.113.100") && !hole.contains("203.0.113.100")).then_some(())
+    });
     d.stop();
 }

@@ -40,6 +40,9 @@ pub struct RespondConfig {
     pub divert: DivertConfig,
     /// `[respond.nftables]`: bans (and optionally FlowSpec rules) in the local firewall.
     pub nftables: crate::nft::NftConfig,
+    /// `[respond.bgp]` and `[[respond.bgp.peers]]`: the routers blackholes, diversions and
+    /// FlowSpec rules are announced to.
+    pub bgp: rampart_bgp::BgpConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -83,6 +86,7 @@ impl Default for RespondConfig {
             flowspec: FlowspecConfig::default(),
             divert: DivertConfig::default(),
             nftables: crate::nft::NftConfig::default(),
+            bgp: rampart_bgp::BgpConfig::default(),
         }
     }
 }
@@ -266,6 +270,15 @@ impl RespondConfig {
         }
         if let Err(e) = self.nftables.validate() {
             return bad("nftables", e);
+        }
+        if let Err(e) = self.bgp.validate() {
+            // The bgp crate's errors already name their key (respond.bgp...).
+            let text = e.to_string();
+            let (key, problem) = text
+                .strip_prefix("respond.")
+                .and_then(|t| t.split_once(": "))
+                .unwrap_or(("bgp", text.as_str()));
+            return bad(key, problem);
         }
         Ok(())
     }

@@ -5,11 +5,13 @@
 //! rules that would drop too much normal traffic, blackholes of whole prefixes. It is
 //! deterministic (time is an argument); the daemon's executors carry out its decisions.
 
+mod announce;
 mod config;
 mod flowrule;
 mod nft;
 mod policy;
 
+pub use announce::{flowspec_rule, routes_for};
 pub use config::{
     valid_community, BlackholeConfig, DivertConfig, FlowspecConfig, Mode, RespondConfig,
     RespondConfigError, Rule,

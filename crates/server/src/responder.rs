@@ -4,9 +4,10 @@
 //! Operators reach the same policy, and its guards, through [`Command`]s from the API.
 
 use crate::shared::{LiveEvent, Shared};
+use rampart_bgp::{PeerResult, Report, Speaker};
 use rampart_model::{ActionKind, Cidr, Detection, Mitigation, MitigationState, Timestamp};
 use rampart_respond::{
-    Decision, NftConfig, Nftables, Phase, Policy, Refusal, RespondConfig, TrafficMix,
+    routes_for, Decision, NftConfig, Nftables, Phase, Policy, Refusal, RespondConfig, TrafficMix,
 };
 use rampart_store::{AuditEntry, MitigationQuery, Store, TimelineEntry};
 use serde_json::json;
@@ -59,6 +60,8 @@ pub struct Responder {
     shared: Arc<Shared>,
     nft: Option<Arc<Nftables>>,
     nft_flowspec: bool,
+    /// The BGP speaker, when peers are configured.
+    bgp: Option<Arc<Speaker>>,
 }
 
 impl std::fmt::Debug for Responder {
@@ -110,18 +113,23 @@ impl Responder {
             Err(e) => tracing::warn!(error = %e, "reading mitigations"),
         }
         let nft = Self::firewall(&nft_cfg).await;
+        let bgp = Self::speaker(&policy).await;
+        shared.set_bgp(bgp.clone());
         let me = Responder {
             policy,
             store,
             shared,
             nft,
             nft_flowspec: nft_cfg.flowspec,
+            bgp,
         };
-        // The firewall forgets nothing on our restart, but it may have been rebooted.
+        // The firewall forgets nothing on our restart, but it may have been rebooted. (The
+        // speaker got the restored routes at its start.)
         let live: Vec<Mitigation> = me
             .policy
             .mitigations()
             .filter(|m| m.state == MitigationState::Active && !m.dry_run)
+            .filter(|m| m.kind == ActionKind::Ban || me.nft_flowspec)
             .cloned()
             .collect();
         for m in live {
@@ -130,6 +138,30 @@ impl Responder {
             }
         }
         me
+    }
+
+    /// Starts the speaker with the routes of the active mitigations it must carry.
+    async fn speaker(policy: &Policy) -> Option<Arc<Speaker>> {
+        let cfg = policy.config();
+        if cfg.bgp.peers.is_empty() {
+            return None;
+        }
+        let routes: Vec<_> = policy
+            .mitigations()
+            .filter(|m| m.state == MitigationState::Active && !m.dry_run)
+            .filter_map(|m| routes_for(m, cfg).ok())
+            .flatten()
+            .collect();
+        match Speaker::start_with_routes(cfg.bgp.clone(), routes).await {
+            Ok(s) => {
+                tracing::info!(peers = cfg.bgp.peers.len(), "BGP speaker started");
+                Some(Arc::new(s))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "BGP speaker not started: announcements will fail");
+                None
+            }
+        }
     }
 
     async fn firewall(cfg: &NftConfig) -> Option<Arc<Nftables>> {
@@ -175,6 +207,10 @@ impl Responder {
                 self.execute(d).await;
             }
         }
+        if let Some(bgp) = self.bgp.take() {
+            // Withdraws or keeps our routes as respond.bgp.on_shutdown says.
+            bgp.shutdown().await;
+        }
     }
 
     async fn command(&mut self, c: Command) {
@@ -215,11 +251,22 @@ impl Responder {
                 let _ = reply.send(r);
             }
             Command::Reconfigure(cfg) => {
-                if cfg.nftables != self.policy.config().nftables {
+                let (nft_changed, bgp_changed) = (
+                    cfg.nftables != self.policy.config().nftables,
+                    cfg.bgp != self.policy.config().bgp,
+                );
+                if nft_changed {
                     self.nft_flowspec = cfg.nftables.flowspec;
                     self.nft = Self::firewall(&cfg.nftables).await;
                 }
                 self.policy.set_config(*cfg);
+                if bgp_changed {
+                    if let Some(old) = self.bgp.take() {
+                        old.shutdown().await;
+                    }
+                    self.bgp = Self::speaker(&self.policy).await;
+                    self.shared.set_bgp(self.bgp.clone());
+                }
             }
         }
     }
@@ -249,19 +296,29 @@ impl Responder {
             })
             .await?;
         }
-        match m.kind {
-            ActionKind::Ban => Ok("ok"),
-            // BGP announcements go through the speaker; with no peers there is nobody to
-            // announce to, and the audit says so.
-            _ => Ok(if self.nft_flowspec && m.kind == ActionKind::Flowspec {
+        if m.kind == ActionKind::Ban {
+            return Ok("ok");
+        }
+        let Some(bgp) = &self.bgp else {
+            // Nobody to announce to (a local FlowSpec drop rule may have done the job).
+            return Ok(if self.nft_flowspec && m.kind == ActionKind::Flowspec {
                 "ok"
             } else {
                 "no_peers"
-            }),
-        }
+            });
+        };
+        let routes = routes_for(m, self.policy.config())?;
+        let report = bgp.announce(routes).await.map_err(|e| e.to_string())?;
+        bgp_outcome(&report)
     }
 
     async fn undo(&self, m: &Mitigation) -> Result<(), String> {
+        if let (Some(bgp), false) = (&self.bgp, m.kind == ActionKind::Ban) {
+            if let Ok(routes) = routes_for(m, self.policy.config()) {
+                let report = bgp.withdraw(routes.iter().map(|r| r.key()).collect()).await;
+                bgp_outcome(&report)?;
+            }
+        }
         let Some(nft) = self.nft.clone() else {
             return Ok(());
         };
@@ -453,4 +510,24 @@ impl Responder {
             serde_json::to_value(&r).unwrap_or_default(),
         );
     }
+}
+
+/// What the peers did with an announcement: `ok` when at least one took it, `queued` when
+/// none is up yet (it goes out when a session comes up), an error when all failed.
+fn bgp_outcome(report: &Report) -> Result<&'static str, String> {
+    if report.sent_to() > 0 {
+        return Ok("ok");
+    }
+    let failed: Vec<String> = report
+        .peers
+        .iter()
+        .filter_map(|p| match &p.result {
+            PeerResult::Failed(e) => Some(format!("{}: {e}", p.peer)),
+            _ => None,
+        })
+        .collect();
+    if !failed.is_empty() && failed.len() == report.peers.len() {
+        return Err(failed.join("; "));
+    }
+    Ok("queued")
 }

@@ -109,6 +109,7 @@ pub struct Shared {
     listeners: Mutex<Vec<ListenerInfo>>,
     live: Mutex<VecDeque<LiveSecond>>,
     detect_stats: Mutex<Option<(DdosStats, ScanStats)>>,
+    bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
     pub events: broadcast::Sender<LiveEvent>,
 }
 
@@ -136,6 +137,7 @@ impl Shared {
             listeners: Mutex::new(Vec::new()),
             live: Mutex::new(VecDeque::with_capacity(LIVE_SECONDS)),
             detect_stats: Mutex::new(None),
+            bgp: Mutex::new(None),
             events: broadcast::channel(4_096).0,
         }
     }
@@ -222,6 +224,15 @@ impl Shared {
 
     pub fn set_detect_stats(&self, ddos: DdosStats, scan: ScanStats) {
         *lock(&self.detect_stats) = Some((ddos, scan));
+    }
+
+    pub fn set_bgp(&self, speaker: Option<Arc<rampart_bgp::Speaker>>) {
+        *lock(&self.bgp) = speaker;
+    }
+
+    /// The BGP peers and their sessions; `None` without configured peers.
+    pub fn bgp_peers(&self) -> Option<Vec<rampart_bgp::PeerStatus>> {
+        lock(&self.bgp).as_ref().map(|s| s.peers())
     }
 
     pub fn detect_stats(&self) -> Option<(DdosStats, ScanStats)> {

@@ -655,3 +655,10 @@ pub async fn reject_mitigation(
 ) -> Result<Json<Value>, ApiError> {
     decide(&state, &caller, &id, false).await
 }
+
+pub async fn bgp(State(state): State<AppState>) -> Json<Value> {
+    match state.0.shared.bgp_peers() {
+        Some(peers) => Json(json!({ "peers": peers })),
+        None => Json(json!({ "peers": [], "note": "no [[respond.bgp.peers]] configured" })),
+    }
+}

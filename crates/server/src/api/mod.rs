@@ -128,6 +128,12 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route(
         Method::GET,
+        "/api/v1/bgp",
+        VIEWER,
+        "BGP peers: session state, uptime, counters, last error",
+    ),
+    route(
+        Method::GET,
         "/api/v1/mitigations",
         VIEWER,
         "mitigations: active, pending approval, withdrawn",
@@ -536,6 +542,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(h::events))
         .route("/api/v1/openapi.json", get(h::openapi))
+        .route("/api/v1/bgp", get(h::bgp))
         .route(
             "/api/v1/mitigations",
             get(h::mitigations).post(h::request_mitigation),

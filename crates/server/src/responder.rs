@@ -203,9 +203,7 @@ impl Responder {
                 },
                 _ = tick.tick() => self.policy.tick(crate::clock::now()),
             }
-            while let Some(d) = self.policy.poll_decision() {
-                self.execute(d).await;
-            }
+            self.settle().await;
         }
         if let Some(bgp) = self.bgp.take() {
             // Withdraws or keeps our routes as respond.bgp.on_shutdown says.
@@ -213,6 +211,15 @@ impl Responder {
         }
     }
 
+    /// Carries out every decision taken so far.
+    async fn settle(&mut self) {
+        while let Some(d) = self.policy.poll_decision() {
+            self.execute(d).await;
+        }
+    }
+
+    /// Operators' commands are answered once their decisions are carried out, so that the
+    /// answer means the route is announced or the ban installed.
     async fn command(&mut self, c: Command) {
         let now = crate::clock::now();
         match c {
@@ -223,7 +230,9 @@ impl Responder {
                 by,
                 reply,
             } => {
-                let _ = reply.send(self.policy.request(now, kind, target, ttl_s, &by));
+                let r = self.policy.request(now, kind, target, ttl_s, &by);
+                self.settle().await;
+                let _ = reply.send(r);
             }
             Command::Withdraw {
                 target,
@@ -231,10 +240,14 @@ impl Responder {
                 by,
                 reply,
             } => {
-                let _ = reply.send(self.policy.withdraw(target, id, &by));
+                let r = self.policy.withdraw(target, id, &by);
+                self.settle().await;
+                let _ = reply.send(r);
             }
             Command::Approve { id, by, reply } => {
-                let _ = reply.send(self.policy.approve(now, id, &by));
+                let r = self.policy.approve(now, id, &by);
+                self.settle().await;
+                let _ = reply.send(r);
             }
             Command::Reject { id, by, reply } => {
                 let found = self
@@ -248,6 +261,7 @@ impl Responder {
                 } else {
                     Err(format!("mitigation {id} is not waiting for approval"))
                 };
+                self.settle().await;
                 let _ = reply.send(r);
             }
             Command::Reconfigure(cfg) => {

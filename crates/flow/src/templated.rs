@@ -90,8 +90,9 @@ struct TemplateKey {
 }
 
 /// Where a field's value goes. Chosen when the template is compiled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Target {
+    #[default]
     Skip,
     SrcV4,
     DstV4,
@@ -222,21 +223,73 @@ struct Placed {
     target: Target,
 }
 
-/// Where a fixed-length field is in the record; `len` 0 when the template lacks it.
+/// How a fixed-length field is read, chosen once when the plan is made so that a record
+/// costs one load per field rather than a dispatch on its length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Width {
+    /// The template lacks the field.
+    #[default]
+    Absent,
+    W1,
+    W2,
+    W4,
+    W8,
+    /// Reduced-size encodings of 3, 5, 6 or 7 bytes, and 16-byte addresses.
+    Other,
+}
+
+/// Where a fixed-length field is in the record.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     offset: u16,
     len: u16,
+    width: Width,
 }
 
 impl Slot {
+    fn new(offset: u16, len: u16) -> Slot {
+        let width = match len {
+            1 => Width::W1,
+            2 => Width::W2,
+            4 => Width::W4,
+            8 => Width::W8,
+            _ => Width::Other,
+        };
+        Slot { offset, len, width }
+    }
+
     #[inline]
     fn read(self, rec: &[u8]) -> Option<u64> {
-        if self.len == 0 {
+        let at = usize::from(self.offset);
+        match self.width {
+            Width::Absent => None,
+            Width::W1 => rec.get(at).map(|&b| u64::from(b)),
+            Width::W2 => rec
+                .get(at..at + 2)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map(|b| u64::from(u16::from_be_bytes(b))),
+            Width::W4 => rec
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(|b| u64::from(u32::from_be_bytes(b))),
+            Width::W8 => rec
+                .get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+            Width::Other => rec.get(at..at + usize::from(self.len)).map(uint),
+        }
+    }
+
+    /// A 16-byte IPv6 address (the plan only places address targets of that length).
+    #[inline]
+    fn read_v6(self, rec: &[u8]) -> Option<Ipv6Addr> {
+        if self.width == Width::Absent {
             return None;
         }
         let at = usize::from(self.offset);
-        rec.get(at..at + usize::from(self.len)).map(uint)
+        rec.get(at..at + 16)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(Ipv6Addr::from)
     }
 }
 
@@ -246,12 +299,22 @@ impl Slot {
 struct Plan {
     src4: Slot,
     dst4: Slot,
+    src6: Slot,
+    dst6: Slot,
     src_port: Slot,
     dst_port: Slot,
     protocol: Slot,
     tcp_flags: Slot,
     bytes: Slot,
     packets: Slot,
+    in_if: Slot,
+    out_if: Slot,
+    /// The flow's start and end, and which kind of time each is (a `Start*`/`End*` target):
+    /// a template keeps one field of each class.
+    start: Slot,
+    start_kind: Target,
+    end: Slot,
+    end_kind: Target,
     rest: Box<[Placed]>,
 }
 
@@ -266,16 +329,28 @@ impl Plan {
             // claiming more is decoded through `rest`, which checks every field.
             let slot = u16::try_from(offset)
                 .ok()
-                .map(|offset| Slot { offset, len: f.len });
+                .map(|offset| Slot::new(offset, f.len));
             let direct = match f.target {
                 Target::SrcV4 => Some(&mut plan.src4),
                 Target::DstV4 => Some(&mut plan.dst4),
+                Target::SrcV6 => Some(&mut plan.src6),
+                Target::DstV6 => Some(&mut plan.dst6),
                 Target::SrcPort => Some(&mut plan.src_port),
                 Target::DstPort => Some(&mut plan.dst_port),
                 Target::Protocol => Some(&mut plan.protocol),
                 Target::TcpFlags => Some(&mut plan.tcp_flags),
                 Target::Bytes => Some(&mut plan.bytes),
                 Target::Packets => Some(&mut plan.packets),
+                Target::InIf => Some(&mut plan.in_if),
+                Target::OutIf => Some(&mut plan.out_if),
+                t if start_time(t) => {
+                    plan.start_kind = t;
+                    Some(&mut plan.start)
+                }
+                t if end_time(t) => {
+                    plan.end_kind = t;
+                    Some(&mut plan.end)
+                }
                 _ => None,
             };
             match (direct, slot) {
@@ -293,25 +368,59 @@ impl Plan {
         plan
     }
 
+    /// The values of one record, into `v` (which is reset first).
     #[inline]
-    fn decode(&self, rec: &[u8]) -> Values {
-        let mut v = Values {
+    fn decode(&self, rec: &[u8], v: &mut Values) {
+        *v = Values {
             src4: self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
             dst4: self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
+            src6: self.src6.read_v6(rec),
+            dst6: self.dst6.read_v6(rec),
             src_port: self.src_port.read(rec).map(|p| p as u16),
             dst_port: self.dst_port.read(rec).map(|p| p as u16),
             protocol: self.protocol.read(rec).unwrap_or(0) as u8,
             tcp_flags: self.tcp_flags.read(rec).map(|f| f as u8),
             bytes: self.bytes.read(rec).unwrap_or(0),
             packets: self.packets.read(rec).unwrap_or(0),
+            in_if: self.in_if.read(rec).map(|i| i as u32),
+            out_if: self.out_if.read(rec).map(|i| i as u32),
+            start: self.start.read(rec).map(|t| time_value(self.start_kind, t)),
+            end: self.end.read(rec).map(|t| time_value(self.end_kind, t)),
             ..Values::default()
         };
         for p in self.rest.iter() {
             if let Some(b) = rec.get(p.offset..p.offset + p.len) {
-                apply(&mut v, p.target, b);
+                apply(v, p.target, b);
             }
         }
-        v
+    }
+}
+
+fn start_time(t: Target) -> bool {
+    use Target::*;
+    matches!(
+        t,
+        StartUptime | StartSecs | StartMillis | StartNtp | StartDeltaMicros
+    )
+}
+
+fn end_time(t: Target) -> bool {
+    use Target::*;
+    matches!(t, EndUptime | EndSecs | EndMillis | EndNtp | EndDeltaMicros)
+}
+
+/// A start or end time field's value (read as one big-endian integer of its length) as
+/// `apply` would have made it from the bytes.
+#[inline]
+fn time_value(kind: Target, x: u64) -> Time {
+    use Target::*;
+    match kind {
+        StartSecs | EndSecs => Time::Absolute(Timestamp::from_secs(x)),
+        StartMillis | EndMillis => Time::Absolute(Timestamp::from_millis(x)),
+        // Seconds since 1900 in the high word, the fraction in the low one.
+        StartNtp | EndNtp => Time::Absolute(Timestamp::from_ntp((x >> 32) as u32, x as u32)),
+        StartDeltaMicros | EndDeltaMicros => Time::DeltaMicros(x as u32),
+        _ => Time::Uptime(x as u32),
     }
 }
 
@@ -1048,8 +1157,9 @@ fn decode_records(
 ) -> Result<(), DecodeError> {
     if t.fixed {
         // Trailing bytes shorter than a record are padding.
+        let mut v = Values::default();
         for rec in set.chunks_exact(t.min_len) {
-            let v = t.plan.decode(rec);
+            t.plan.decode(rec, &mut v);
             record_done(&v, t, c, domain, limits, record, stats, sink);
         }
         return Ok(());

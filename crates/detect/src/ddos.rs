@@ -8,6 +8,7 @@ use crate::baseline::Baselines;
 use crate::class::{self, CLASSES, EXCLUSIVE, FRAGMENT, UDP_OTHER};
 use crate::config::DdosConfig;
 use crate::limits::{Limits, DEFAULT_SET};
+use crate::protect::Protected;
 use crate::sketch::SpaceSaving;
 use crate::table::{unwrap_slot, Entry, Key, Table, ATTACKED, DIRTY, NO_WATCH, SLOTS};
 use foldhash::fast::FixedState;
@@ -410,6 +411,8 @@ struct Attack {
 #[derive(Debug)]
 pub struct DdosDetector {
     cfg: DdosConfig,
+    /// `cfg.protect`, compiled for the per-record check.
+    protected: Protected,
     limits: Limits,
     baselines: Baselines,
     /// This tick is the first of a new second: touched entries feed their baselines.
@@ -462,6 +465,7 @@ impl DdosDetector {
             (below(b.prefix_min_pps), below(b.prefix_min_bps)),
         ];
         DdosDetector {
+            protected: Protected::new(&config.protect),
             consult_below,
             limits: Limits::new(&config),
             baselines: Baselines::new(config.baseline.max_baselines, config.hash_seed),
@@ -511,9 +515,9 @@ impl DdosDetector {
             self.stats.records_too_late += 1;
             return;
         };
-        let protect_all = self.cfg.protect.is_empty();
-        let inbound = protect_all || self.protected(r.dst_addr);
-        let outbound = !protect_all && self.protected(r.src_addr);
+        let protect_all = self.protected.is_empty();
+        let inbound = protect_all || self.protected.contains(r.dst_addr);
+        let outbound = !protect_all && self.protected.contains(r.src_addr);
         if !inbound && !outbound {
             self.stats.records_unprotected += 1;
             return;
@@ -706,11 +710,6 @@ impl DdosDetector {
             packets: r.packets.saturating_mul(rate),
             bytes: r.bytes.saturating_mul(rate),
         })
-    }
-
-    #[inline]
-    fn protected(&self, addr: IpAddr) -> bool {
-        self.cfg.protect.iter().any(|c| c.contains(addr))
     }
 
     fn prefix_len(&self, addr: IpAddr) -> u8 {
@@ -1498,22 +1497,14 @@ impl Counting<'_> {
             e.set_head(head);
         }
         e.lag = self.now_slot.saturating_sub(head).min(u64::from(u16::MAX)) as u16;
-        let lo = sp.first.max((head + 1).saturating_sub(SLOTS as u64));
-        let hi = sp.last.min(head);
-        let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
-        for x in lo..=hi {
-            let p = packets.next_share();
-            let b = bytes.next_share();
-            let s = (x % SLOTS as u64) as usize;
-            let p32 = p.min(u64::from(u32::MAX)) as u32;
-            e.packets[s] = e.packets[s].saturating_add(p32);
-            e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
-            if let Some(w) = watch.as_deref_mut() {
-                w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
-                if self.fragment {
-                    w.classes[s][FRAGMENT] = w.classes[s][FRAGMENT].saturating_add(p32);
-                }
+        if sp.first == sp.last {
+            // A packet, or a flow record within one slot (nearly all of them): the whole
+            // of it goes to that slot if the ring still holds it, as the loop below would.
+            if sp.last + SLOTS as u64 > head {
+                self.add(e, watch.as_deref_mut(), sp.last, sp.packets, sp.bytes);
             }
+        } else {
+            self.spread_over(e, head, watch.as_deref_mut());
         }
         if let Some(w) = watch {
             w.observe(self.record, self.class, self.peer, sp.packets, sp.bytes);
@@ -1523,6 +1514,33 @@ impl Counting<'_> {
             true
         } else {
             false
+        }
+    }
+
+    /// Adds a record spanning several slots to those of them the ring holds, in exact shares.
+    fn spread_over<K>(&self, e: &mut Entry<K>, head: u64, mut watch: Option<&mut Watch>) {
+        let sp = self.spread;
+        let lo = sp.first.max((head + 1).saturating_sub(SLOTS as u64));
+        let hi = sp.last.min(head);
+        let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
+        for x in lo..=hi {
+            let (p, b) = (packets.next_share(), bytes.next_share());
+            self.add(e, watch.as_deref_mut(), x, p, b);
+        }
+    }
+
+    /// Adds packets and bytes to slot `x` of the entry, and to its watch's class counters.
+    #[inline]
+    fn add<K>(&self, e: &mut Entry<K>, watch: Option<&mut Watch>, x: u64, p: u64, b: u64) {
+        let s = (x % SLOTS as u64) as usize;
+        let p32 = p.min(u64::from(u32::MAX)) as u32;
+        e.packets[s] = e.packets[s].saturating_add(p32);
+        e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
+        if let Some(w) = watch {
+            w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
+            if self.fragment {
+                w.classes[s][FRAGMENT] = w.classes[s][FRAGMENT].saturating_add(p32);
+            }
         }
     }
 }

@@ -24,6 +24,7 @@
 //! the first), so a spoofed SYN flood from millions of random sources, one probe each,
 //! mostly never reaches it; what does is evicted least-recently-active first and counted.
 
+use crate::protect::Protected;
 use crate::scan_config::ScanConfig;
 use crate::sketch::SpaceSaving;
 use crate::Phase;
@@ -522,6 +523,8 @@ struct Reading {
 #[derive(Debug)]
 pub struct ScanDetector {
     cfg: ScanConfig,
+    /// `cfg.protect`, compiled for the per-record check.
+    protected: Protected,
     /// Bits a sketch must have set before its estimate can reach the hosts and ports
     /// thresholds: m·(1 − e^(−threshold/m)), less one for rounding. Below it, a new bit
     /// costs no logarithm.
@@ -548,6 +551,7 @@ impl ScanDetector {
         let m = SKETCH_BITS as f64;
         let ones = |t: u64| (m * (1.0 - (-(t as f64) / m).exp())).floor().max(1.0) as u32 - 1;
         ScanDetector {
+            protected: Protected::new(&config.protect),
             min_ones: [ones(config.hosts), ones(config.ports)],
             window_ns: config.window_s.clamp(1, 86_400) * 1_000_000_000,
             hasher: FixedState::with_seed(config.hash_seed),
@@ -652,11 +656,6 @@ impl ScanDetector {
             .collect()
     }
 
-    #[inline]
-    fn protected(&self, addr: IpAddr) -> bool {
-        self.cfg.protect.iter().any(|c| c.contains(addr))
-    }
-
     fn hash_pair(&self, key: (IpAddr, IpAddr)) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -664,8 +663,9 @@ impl ScanDetector {
     fn probe(&mut self, r: &FlowRecord, proto: u8, port: Option<u16>) {
         self.stats.probes += 1;
         let (src, dst) = (r.src_addr, r.dst_addr);
-        let outbound = !self.cfg.protect.is_empty() && self.protected(src);
-        if !outbound && !self.cfg.protect.is_empty() && !self.protected(dst) {
+        let protect_all = self.protected.is_empty();
+        let outbound = !protect_all && self.protected.contains(src);
+        if !outbound && !protect_all && !self.protected.contains(dst) {
             self.stats.probes_unprotected += 1;
             return;
         }

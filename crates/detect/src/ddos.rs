@@ -413,6 +413,8 @@ pub struct DdosDetector {
     cfg: DdosConfig,
     /// `cfg.protect`, compiled for the per-record check.
     protected: Protected,
+    /// The masks of the counted prefixes (`prefix_len_v4`, `prefix_len_v6`) as integers.
+    prefix_mask: (u32, u128),
     limits: Limits,
     baselines: Baselines,
     /// This tick is the first of a new second: touched entries feed their baselines.
@@ -464,8 +466,18 @@ impl DdosDetector {
             (below(b.min_pps), below(b.min_bps)),
             (below(b.prefix_min_pps), below(b.prefix_min_bps)),
         ];
+        let ones = |a: IpAddr| mask(a, prefix_len(&config, a));
+        let prefix_mask = match (
+            ones(IpAddr::V4(Ipv4Addr::BROADCAST)),
+            ones(IpAddr::V6(Ipv6Addr::from(u128::MAX))),
+        ) {
+            (IpAddr::V4(m4), IpAddr::V6(m6)) => (u32::from(m4), u128::from(m6)),
+            // `mask` keeps the family.
+            _ => (u32::MAX, u128::MAX),
+        };
         DdosDetector {
             protected: Protected::new(&config.protect),
+            prefix_mask,
             consult_below,
             limits: Limits::new(&config),
             baselines: Baselines::new(config.baseline.max_baselines, config.hash_seed),
@@ -522,49 +534,18 @@ impl DdosDetector {
             self.stats.records_unprotected += 1;
             return;
         }
-        let class = class::classify(r);
-        let fragment = r.fragment == Some(true);
+        let c = Counting {
+            now_slot: self.now_slot,
+            spread: &spread,
+            class: class::classify(r),
+            fragment: r.fragment == Some(true),
+            record: r,
+        };
         if inbound {
-            let prefix = self.prefix_of(r.dst_addr);
-            self.count(
-                Scope::HostIn,
-                r.dst_addr,
-                r,
-                r.src_addr,
-                &spread,
-                class,
-                fragment,
-            );
-            self.count(
-                Scope::PrefixIn,
-                prefix,
-                r,
-                r.src_addr,
-                &spread,
-                class,
-                fragment,
-            );
+            self.count(Scope::HostIn, Scope::PrefixIn, r.dst_addr, r.src_addr, &c);
         }
         if outbound {
-            let prefix = self.prefix_of(r.src_addr);
-            self.count(
-                Scope::HostOut,
-                r.src_addr,
-                r,
-                r.dst_addr,
-                &spread,
-                class,
-                fragment,
-            );
-            self.count(
-                Scope::PrefixOut,
-                prefix,
-                r,
-                r.dst_addr,
-                &spread,
-                class,
-                fragment,
-            );
+            self.count(Scope::HostOut, Scope::PrefixOut, r.src_addr, r.dst_addr, &c);
         }
     }
 
@@ -690,12 +671,24 @@ impl DdosDetector {
         }
     }
 
+    /// The slot of a time: `t / tick_ns`, computed as milliseconds over `tick_ms` (the same
+    /// number, floor of a floor), so that the default 100 ms tick divides by a constant (a
+    /// multiplication) instead of a 64-bit division on every record.
+    #[inline]
+    fn slot_of(&self, t: Timestamp) -> u64 {
+        let ms = t.as_nanos() / 1_000_000;
+        match self.tick_ns {
+            100_000_000 => ms / 100,
+            tick_ns => ms / (tick_ns / 1_000_000),
+        }
+    }
+
     fn spread(&self, r: &FlowRecord) -> Option<Spread> {
         let limit = self.now_slot + self.future_slots;
-        let mut last = (r.end.as_nanos() / self.tick_ns).min(limit);
+        let mut last = self.slot_of(r.end).min(limit);
         let mut first = match r.format {
             FlowFormat::Packet => last,
-            _ => (r.start.as_nanos() / self.tick_ns).min(limit),
+            _ => self.slot_of(r.start).min(limit),
         };
         if first > last {
             std::mem::swap(&mut first, &mut last);
@@ -713,10 +706,7 @@ impl DdosDetector {
     }
 
     fn prefix_len(&self, addr: IpAddr) -> u8 {
-        match addr {
-            IpAddr::V4(_) => self.cfg.prefix_len_v4.min(32),
-            IpAddr::V6(_) => self.cfg.prefix_len_v6.min(128),
-        }
+        prefix_len(&self.cfg, addr)
     }
 
     #[inline]
@@ -724,33 +714,38 @@ impl DdosDetector {
         mask(addr, self.prefix_len(addr))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Counts a record for `addr` and for its prefix (host scope first, as the dirty list
+    /// records them), with one match on the address family for both.
     #[inline]
-    fn count(
-        &mut self,
-        scope: Scope,
-        addr: IpAddr,
-        r: &FlowRecord,
-        peer: IpAddr,
-        spread: &Spread,
-        class: usize,
-        fragment: bool,
-    ) {
-        let tables = &mut self.scopes[scope as usize];
-        let c = Counting {
-            now_slot: self.now_slot,
-            spread,
-            class,
-            fragment,
-            record: r,
-            peer,
-        };
-        let touched = match addr {
-            IpAddr::V4(a) => c.apply(&mut tables.v4, u32::from(a), &mut self.watches),
-            IpAddr::V6(a) => c.apply(&mut tables.v6, v6_key(a), &mut self.watches),
-        };
-        if touched {
-            self.dirty.push((scope, addr));
+    fn count(&mut self, host: Scope, prefix: Scope, addr: IpAddr, peer: IpAddr, c: &Counting) {
+        // Host scopes are the first two, prefix scopes the last two.
+        let (hosts, prefixes) = self.scopes.split_at_mut(2);
+        let (h, p) = (
+            &mut hosts[host as usize],
+            &mut prefixes[prefix as usize - 2],
+        );
+        match addr {
+            IpAddr::V4(a) => {
+                let key = u32::from(a);
+                let net = key & self.prefix_mask.0;
+                if c.apply(&mut h.v4, key, peer, &mut self.watches) {
+                    self.dirty.push((host, addr));
+                }
+                if c.apply(&mut p.v4, net, peer, &mut self.watches) {
+                    self.dirty.push((prefix, IpAddr::V4(Ipv4Addr::from(net))));
+                }
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                let net = bits & self.prefix_mask.1;
+                if c.apply(&mut h.v6, v6_key(a), peer, &mut self.watches) {
+                    self.dirty.push((host, addr));
+                }
+                let net = Ipv6Addr::from(net);
+                if c.apply(&mut p.v6, v6_key(net), peer, &mut self.watches) {
+                    self.dirty.push((prefix, IpAddr::V6(net)));
+                }
+            }
         }
     }
 
@@ -1431,6 +1426,14 @@ impl DdosDetector {
     }
 }
 
+/// The length of the counted prefix of an address's family.
+fn prefix_len(cfg: &DdosConfig, addr: IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => cfg.prefix_len_v4.min(32),
+        IpAddr::V6(_) => cfg.prefix_len_v6.min(128),
+    }
+}
+
 /// Forged sources: a thousand samples or more, spread so thin over sources that the 32
 /// heaviest certainly carry under a quarter of them, and TTLs that real senders spread that
 /// wide would not give: at most two values (one machine behind all the "sources") or a
@@ -1466,13 +1469,18 @@ struct Counting<'a> {
     class: usize,
     fragment: bool,
     record: &'a FlowRecord,
-    peer: IpAddr,
 }
 
 impl Counting<'_> {
     /// Adds the record to the entry for `key`; true when the entry just became dirty.
     #[inline]
-    fn apply<K: Key>(&self, table: &mut Table<K>, key: K, watches: &mut [Watch]) -> bool {
+    fn apply<K: Key>(
+        &self,
+        table: &mut Table<K>,
+        key: K,
+        peer: IpAddr,
+        watches: &mut [Watch],
+    ) -> bool {
         let sp = self.spread;
         let Some((i, _)) = table.find_or_insert(key, sp.last, self.now_slot) else {
             return false;
@@ -1507,7 +1515,7 @@ impl Counting<'_> {
             self.spread_over(e, head, watch.as_deref_mut());
         }
         if let Some(w) = watch {
-            w.observe(self.record, self.class, self.peer, sp.packets, sp.bytes);
+            w.observe(self.record, self.class, peer, sp.packets, sp.bytes);
         }
         if !e.has(DIRTY) {
             e.set(DIRTY, true);

@@ -340,9 +340,11 @@ impl Slot for PairEntry {
 /// by doubling on demand. A full bucket evicts its least recently active unpinned entry.
 #[derive(Debug)]
 struct Table<E> {
-    /// The hash of each slot's key (0: empty; a key hashing to 0 is stored as 1), so that
-    /// a lookup reads one cache line of hashes, not eight entries of 200 bytes.
-    hashes: Vec<u64>,
+    /// A 16-bit tag of each slot's hash (0: empty; a key whose tag is 0 is stored as 1), so
+    /// that a lookup reads 16 bytes of tags, not eight entries of 300 bytes: a table of
+    /// tens of thousands of sources keeps its tags in cache, and a key is compared only
+    /// when its tag matches (one time in 8,000 for an absent key).
+    tags: Vec<u16>,
     slots: Vec<Option<E>>,
     buckets: usize,
     max_buckets: usize,
@@ -356,7 +358,7 @@ impl<E: Slot> Table<E> {
         let max_buckets = max.div_ceil(WAYS).max(1);
         let buckets = INITIAL_BUCKETS.min(max_buckets);
         Table {
-            hashes: vec![0; buckets * WAYS],
+            tags: vec![0; buckets * WAYS],
             slots: std::iter::repeat_with(|| None)
                 .take(buckets * WAYS)
                 .collect(),
@@ -373,12 +375,17 @@ impl<E: Slot> Table<E> {
         ((u128::from(h) * self.buckets as u128) >> 64) as usize * WAYS
     }
 
+    /// The bucket of a hash takes its high bits (multiply-shift), the tag its low ones.
+    #[inline]
+    fn tag(h: u64) -> u16 {
+        (h as u16).max(1)
+    }
+
     #[inline]
     fn find(&self, key: E::Key, h: u64) -> Option<usize> {
-        let h = h.max(1);
-        let b = self.bucket(h);
+        let (b, tag) = (self.bucket(h), Self::tag(h));
         (b..b + WAYS).find(|&i| {
-            self.hashes[i] == h && self.slots[i].as_ref().is_some_and(|e| e.key() == key)
+            self.tags[i] == tag && self.slots[i].as_ref().is_some_and(|e| e.key() == key)
         })
     }
 
@@ -396,14 +403,13 @@ impl<E: Slot> Table<E> {
         if self.len >= self.buckets * WAYS * 3 / 4 && self.buckets < self.max_buckets {
             self.grow(&hash);
         }
-        let h = h.max(1);
-        let b = self.bucket(h);
+        let (b, tag) = (self.bucket(h), Self::tag(h));
         let mut victim: Option<usize> = None;
         for i in b..b + WAYS {
             match &self.slots[i] {
                 None => {
                     self.slots[i] = Some(e);
-                    self.hashes[i] = h;
+                    self.tags[i] = tag;
                     self.len += 1;
                     return Some(i);
                 }
@@ -421,7 +427,7 @@ impl<E: Slot> Table<E> {
         match victim {
             Some(i) => {
                 self.slots[i] = Some(e);
-                self.hashes[i] = h;
+                self.tags[i] = tag;
                 self.evicted += 1;
                 Some(i)
             }
@@ -440,15 +446,15 @@ impl<E: Slot> Table<E> {
                 .take(self.buckets * WAYS)
                 .collect(),
         );
-        self.hashes = vec![0; self.buckets * WAYS];
+        self.tags = vec![0; self.buckets * WAYS];
         self.len = 0;
         for e in old.into_iter().flatten() {
-            let h = hash(e.key()).max(1);
-            let b = self.bucket(h);
+            let h = hash(e.key());
+            let (b, tag) = (self.bucket(h), Self::tag(h));
             match (b..b + WAYS).find(|&i| self.slots[i].is_none()) {
                 Some(i) => {
                     self.slots[i] = Some(e);
-                    self.hashes[i] = h;
+                    self.tags[i] = tag;
                     self.len += 1;
                 }
                 // More than WAYS keys in one bucket of the larger table: rare; the entry is
@@ -459,7 +465,7 @@ impl<E: Slot> Table<E> {
     }
 
     fn bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Option<E>>() + self.hashes.capacity() * 8
+        self.slots.capacity() * size_of::<Option<E>>() + self.tags.capacity() * size_of::<u16>()
     }
 }
 
@@ -678,10 +684,14 @@ impl ScanDetector {
         self.clock = self.clock.max(t);
         let seed = self.cfg.hash_seed;
         let hs = self.hasher.hash_one(src);
+        // The doorkeeper's bit is read before the table is searched, so that the two
+        // (random, often uncached) reads overlap: most probes of a spoofed flood need both.
+        // Nothing between here and `admit` changes the doorkeeper.
+        let seen = std::hint::black_box(self.doorkeeper_has(hs));
         let i = match self.sources.find(src, hs) {
             Some(i) => i,
             None => {
-                if !self.admit(hs) {
+                if !self.admit(hs, seen) {
                     self.stats.probes_unadmitted += 1;
                     return;
                 }
@@ -849,15 +859,33 @@ impl ScanDetector {
         }
     }
 
-    /// True when a new source has probed before (since the doorkeeper was last cleared).
+    /// The doorkeeper's word and bit for a source's hash.
     #[inline]
-    fn admit(&mut self, h: u64) -> bool {
+    fn doorkeeper_bit(h: u64) -> (usize, u32) {
         let bit = (h as usize) % DOORKEEPER_BITS;
-        let (w, b) = (bit / 64, bit % 64);
-        let word = &mut self.doorkeeper[w];
-        if *word >> b & 1 == 1 {
+        (bit / 64, (bit % 64) as u32)
+    }
+
+    /// True when the doorkeeper has seen the source's hash.
+    #[inline]
+    fn doorkeeper_has(&self, h: u64) -> bool {
+        let (w, b) = Self::doorkeeper_bit(h);
+        self.doorkeeper
+            .get(w)
+            .is_some_and(|word| word >> b & 1 == 1)
+    }
+
+    /// True when a new source has probed before (since the doorkeeper was last cleared);
+    /// `seen` is `doorkeeper_has(h)`, read earlier.
+    #[inline]
+    fn admit(&mut self, h: u64, seen: bool) -> bool {
+        if seen {
             return true;
         }
+        let (w, b) = Self::doorkeeper_bit(h);
+        let Some(word) = self.doorkeeper.get_mut(w) else {
+            return false;
+        };
         *word |= 1 << b;
         self.doorkeeper_ones += 1;
         if self.doorkeeper_ones >= DOORKEEPER_FULL {
@@ -1348,10 +1376,14 @@ mod tests {
     #[test]
     fn doorkeeper_admits_on_the_second_probe_and_clears_when_full() {
         let mut d = ScanDetector::new(ScanConfig::default());
-        assert!(!d.admit(12_345));
-        assert!(d.admit(12_345));
+        let admit = |d: &mut ScanDetector, h: u64| {
+            let seen = d.doorkeeper_has(h);
+            d.admit(h, seen)
+        };
+        assert!(!admit(&mut d, 12_345));
+        assert!(admit(&mut d, 12_345));
         for h in 0..u64::from(DOORKEEPER_FULL) * 2 {
-            d.admit(h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
+            admit(&mut d, h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
         }
         assert!(d.stats.doorkeeper_resets >= 1);
         assert!(d.doorkeeper_ones < DOORKEEPER_FULL);

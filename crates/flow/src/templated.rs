@@ -368,26 +368,27 @@ impl Plan {
         plan
     }
 
-    /// The values of one record, into `v` (which is reset first).
+    /// The values of one record, into `v`. Only `rest` writes the fields the plan does not
+    /// place, so they are reset only when it has work: `v` starts as `Values::default()`.
     #[inline]
     fn decode(&self, rec: &[u8], v: &mut Values) {
-        *v = Values {
-            src4: self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
-            dst4: self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
-            src6: self.src6.read_v6(rec),
-            dst6: self.dst6.read_v6(rec),
-            src_port: self.src_port.read(rec).map(|p| p as u16),
-            dst_port: self.dst_port.read(rec).map(|p| p as u16),
-            protocol: self.protocol.read(rec).unwrap_or(0) as u8,
-            tcp_flags: self.tcp_flags.read(rec).map(|f| f as u8),
-            bytes: self.bytes.read(rec).unwrap_or(0),
-            packets: self.packets.read(rec).unwrap_or(0),
-            in_if: self.in_if.read(rec).map(|i| i as u32),
-            out_if: self.out_if.read(rec).map(|i| i as u32),
-            start: self.start.read(rec).map(|t| time_value(self.start_kind, t)),
-            end: self.end.read(rec).map(|t| time_value(self.end_kind, t)),
-            ..Values::default()
-        };
+        if !self.rest.is_empty() {
+            *v = Values::default();
+        }
+        v.src4 = self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32));
+        v.dst4 = self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32));
+        v.src6 = self.src6.read_v6(rec);
+        v.dst6 = self.dst6.read_v6(rec);
+        v.src_port = self.src_port.read(rec).map(|p| p as u16);
+        v.dst_port = self.dst_port.read(rec).map(|p| p as u16);
+        v.protocol = self.protocol.read(rec).unwrap_or(0) as u8;
+        v.tcp_flags = self.tcp_flags.read(rec).map(|f| f as u8);
+        v.bytes = self.bytes.read(rec).unwrap_or(0);
+        v.packets = self.packets.read(rec).unwrap_or(0);
+        v.in_if = self.in_if.read(rec).map(|i| i as u32);
+        v.out_if = self.out_if.read(rec).map(|i| i as u32);
+        v.start = self.start.read(rec).map(|t| time_value(self.start_kind, t));
+        v.end = self.end.read(rec).map(|t| time_value(self.end_kind, t));
         for p in self.rest.iter() {
             if let Some(b) = rec.get(p.offset..p.offset + p.len) {
                 apply(v, p.target, b);

@@ -338,6 +338,9 @@ impl Slot for PairEntry {
 
 /// A set-associative table of at most `max` entries (rounded up to whole buckets), grown
 /// by doubling on demand. A full bucket evicts its least recently active unpinned entry.
+/// The buckets hold tags and entry numbers; the entries themselves sit densely in the
+/// order they came, so memory follows the entries in use (not the buckets' capacity) and
+/// growing rebuilds only the small bucket arrays.
 #[derive(Debug)]
 struct Table<E> {
     /// A 16-bit tag of each slot's hash (0: empty; a key whose tag is 0 is stored as 1), so
@@ -345,7 +348,12 @@ struct Table<E> {
     /// tens of thousands of sources keeps its tags in cache, and a key is compared only
     /// when its tag matches (one time in 8,000 for an absent key).
     tags: Vec<u16>,
-    slots: Vec<Option<E>>,
+    /// The entry number of each occupied slot.
+    slots: Vec<u32>,
+    entries: Vec<E>,
+    /// Entries no slot names (lost when a bucket of the grown table overflowed), reused by
+    /// the next insertions.
+    unused: Vec<u32>,
     buckets: usize,
     max_buckets: usize,
     len: usize,
@@ -359,9 +367,9 @@ impl<E: Slot> Table<E> {
         let buckets = INITIAL_BUCKETS.min(max_buckets);
         Table {
             tags: vec![0; buckets * WAYS],
-            slots: std::iter::repeat_with(|| None)
-                .take(buckets * WAYS)
-                .collect(),
+            slots: vec![0; buckets * WAYS],
+            entries: Vec::new(),
+            unused: Vec::new(),
             buckets,
             max_buckets,
             len: 0,
@@ -384,17 +392,24 @@ impl<E: Slot> Table<E> {
     #[inline]
     fn find(&self, key: E::Key, h: u64) -> Option<usize> {
         let (b, tag) = (self.bucket(h), Self::tag(h));
-        (b..b + WAYS).find(|&i| {
-            self.tags[i] == tag && self.slots[i].as_ref().is_some_and(|e| e.key() == key)
-        })
+        (b..b + WAYS).find(|&i| self.tags[i] == tag && self.get(i).is_some_and(|e| e.key() == key))
     }
 
+    /// The entry in slot `i`, if it is occupied.
+    #[inline]
     fn get(&self, i: usize) -> Option<&E> {
-        self.slots.get(i).and_then(Option::as_ref)
+        if *self.tags.get(i)? == 0 {
+            return None;
+        }
+        self.entries.get(*self.slots.get(i)? as usize)
     }
 
+    #[inline]
     fn get_mut(&mut self, i: usize) -> Option<&mut E> {
-        self.slots.get_mut(i).and_then(Option::as_mut)
+        if *self.tags.get(i)? == 0 {
+            return None;
+        }
+        self.entries.get_mut(*self.slots.get(i)? as usize)
     }
 
     /// Places a new entry (its key is not in the table); `None` when its bucket is pinned
@@ -404,29 +419,38 @@ impl<E: Slot> Table<E> {
             self.grow(&hash);
         }
         let (b, tag) = (self.bucket(h), Self::tag(h));
-        let mut victim: Option<usize> = None;
-        for i in b..b + WAYS {
-            match &self.slots[i] {
-                None => {
-                    self.slots[i] = Some(e);
-                    self.tags[i] = tag;
-                    self.len += 1;
-                    return Some(i);
-                }
-                Some(o) if !o.pinned() => {
-                    let older = victim
-                        .and_then(|v| self.slots[v].as_ref())
-                        .is_none_or(|v| o.last_ns() < v.last_ns());
-                    if older {
-                        victim = Some(i);
+        // The first free way, told by its tag without reading the entries.
+        if let Some(i) = (b..b + WAYS).find(|&i| self.tags[i] == 0) {
+            let n = match self.unused.pop() {
+                Some(n) => {
+                    if let Some(slot) = self.entries.get_mut(n as usize) {
+                        *slot = e;
                     }
+                    n
                 }
-                Some(_) => {}
+                None => {
+                    self.entries.push(e);
+                    (self.entries.len() - 1) as u32
+                }
+            };
+            self.slots[i] = n;
+            self.tags[i] = tag;
+            self.len += 1;
+            return Some(i);
+        }
+        let mut victim: Option<(usize, u64)> = None;
+        for i in b..b + WAYS {
+            if let Some(o) = self.get(i).filter(|o| !o.pinned()) {
+                if victim.is_none_or(|(_, last)| o.last_ns() < last) {
+                    victim = Some((i, o.last_ns()));
+                }
             }
         }
         match victim {
-            Some(i) => {
-                self.slots[i] = Some(e);
+            Some((i, _)) => {
+                if let Some(slot) = self.get_mut(i) {
+                    *slot = e;
+                }
                 self.tags[i] = tag;
                 self.evicted += 1;
                 Some(i)
@@ -440,32 +464,35 @@ impl<E: Slot> Table<E> {
 
     fn grow(&mut self, hash: &impl Fn(E::Key) -> u64) {
         self.buckets = (self.buckets * 2).min(self.max_buckets);
-        let old = std::mem::replace(
-            &mut self.slots,
-            std::iter::repeat_with(|| None)
-                .take(self.buckets * WAYS)
-                .collect(),
-        );
-        self.tags = vec![0; self.buckets * WAYS];
+        let old_tags = std::mem::replace(&mut self.tags, vec![0; self.buckets * WAYS]);
+        let old_slots = std::mem::replace(&mut self.slots, vec![0; self.buckets * WAYS]);
         self.len = 0;
-        for e in old.into_iter().flatten() {
+        for (_, n) in old_tags.iter().zip(old_slots).filter(|(&t, _)| t != 0) {
+            let Some(e) = self.entries.get(n as usize) else {
+                continue;
+            };
             let h = hash(e.key());
             let (b, tag) = (self.bucket(h), Self::tag(h));
-            match (b..b + WAYS).find(|&i| self.slots[i].is_none()) {
+            match (b..b + WAYS).find(|&i| self.tags[i] == 0) {
                 Some(i) => {
-                    self.slots[i] = Some(e);
+                    self.slots[i] = n;
                     self.tags[i] = tag;
                     self.len += 1;
                 }
                 // More than WAYS keys in one bucket of the larger table: rare; the entry is
-                // lost as if evicted.
-                None => self.evicted += 1,
+                // lost as if evicted, and its place reused.
+                None => {
+                    self.evicted += 1;
+                    self.unused.push(n);
+                }
             }
         }
     }
 
     fn bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Option<E>>() + self.tags.capacity() * size_of::<u16>()
+        self.tags.capacity() * size_of::<u16>()
+            + (self.slots.capacity() + self.unused.capacity()) * size_of::<u32>()
+            + self.entries.capacity() * size_of::<E>()
     }
 }
 

@@ -392,7 +392,13 @@ impl<E: Slot> Table<E> {
     #[inline]
     fn find(&self, key: E::Key, h: u64) -> Option<usize> {
         let (b, tag) = (self.bucket(h), Self::tag(h));
-        (b..b + WAYS).find(|&i| self.tags[i] == tag && self.get(i).is_some_and(|e| e.key() == key))
+        (b..b + WAYS).find(|&i| {
+            self.tags[i] == tag
+                && self
+                    .entries
+                    .get(self.slots[i] as usize)
+                    .is_some_and(|e| e.key() == key)
+        })
     }
 
     /// The entry in slot `i`, if it is occupied.

@@ -1289,40 +1289,46 @@ fn emit(
         .or(domain.default_rate)
         .unwrap_or(1);
 
-    *record = FlowRecord::empty(c.protocol.format());
-    record.exporter = Some(c.exporter);
-    record.observation_domain = c.domain;
-    record.src_addr = src;
-    record.dst_addr = dst;
-    record.ip_protocol = v.protocol;
-    if matches!(v.protocol, 6 | 17 | 132 | 33) {
-        record.src_port = v.src_port;
-        record.dst_port = v.dst_port;
-    }
-    if v.protocol == 6 {
-        record.tcp_flags = v.tcp_flags;
-    }
-    if v.packets == 0 && v.bytes == 0 {
-        record.packets = v.out_packets;
-        record.bytes = v.out_bytes;
+    let ported = matches!(v.protocol, 6 | 17 | 132 | 33);
+    let (packets, bytes) = if v.packets == 0 && v.bytes == 0 {
+        (v.out_packets, v.out_bytes)
     } else {
-        record.packets = v.packets;
-        record.bytes = v.bytes;
-    }
-    record.sampling_rate = rate;
-    record.start = start;
-    record.end = end;
-    record.in_if = v.in_if;
-    record.out_if = v.out_if;
-    if matches!(v.protocol, 1 | 58) {
+        (v.packets, v.bytes)
+    };
+    let (icmp_type, icmp_code) = if matches!(v.protocol, 1 | 58) {
         // Exporters without ICMP fields (softflowd, pmacct) put type << 8 | code in the
         // destination port, as NetFlow v5 did.
         let from_port = v.dst_port.filter(|_| v.icmp_type.is_none());
-        record.icmp_type = v.icmp_type.or(from_port.map(|p| (p >> 8) as u8));
-        record.icmp_code = v.icmp_code.or(from_port.map(|p| p as u8));
-    }
-    record.ttl = v.ttl;
-    record.fragment = v.fragment;
+        (
+            v.icmp_type.or(from_port.map(|p| (p >> 8) as u8)),
+            v.icmp_code.or(from_port.map(|p| p as u8)),
+        )
+    } else {
+        (None, None)
+    };
+    // One write of the whole record, not an empty one and then its fields.
+    *record = FlowRecord {
+        exporter: Some(c.exporter),
+        observation_domain: c.domain,
+        format: c.protocol.format(),
+        src_addr: src,
+        dst_addr: dst,
+        src_port: v.src_port.filter(|_| ported),
+        dst_port: v.dst_port.filter(|_| ported),
+        ip_protocol: v.protocol,
+        tcp_flags: v.tcp_flags.filter(|_| v.protocol == 6),
+        packets,
+        bytes,
+        sampling_rate: rate,
+        start,
+        end,
+        in_if: v.in_if,
+        out_if: v.out_if,
+        icmp_type,
+        icmp_code,
+        ttl: v.ttl,
+        fragment: v.fragment,
+    };
     stats.records += 1;
     sink.record(record);
 }

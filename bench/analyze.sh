@@ -10,6 +10,8 @@
 #   BENCH_DIR=DIR  keep the captures and each input's JSON report (DIR/NAME.json) in DIR, and
 #                  reuse captures already there (to compare two builds on the same input)
 #   RAMPART=PATH   time this rampart binary instead of building target/release/rampart
+#   BEFORE=PATH    time this rampart binary too, run for run beside the other, and check
+#                  that both write the same JSON report (to measure a change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -69,19 +71,33 @@ print(f"{wall:.4f} {r.ru_utime + r.ru_stime:.4f}")
 PY
 }
 
-echo "| input | records | wall s (median of $runs) | CPU s (median) | records/s (wall) | records/s (CPU) | detections |"
-echo "| --- | --- | --- | --- | --- | --- | --- |"
+# Each run times every build in turn, so that load from other work falls on all alike.
+builds=("$bin")
+[[ -n ${BEFORE:-} ]] && builds=("$BEFORE" "$bin")
+echo "| input | build | records | wall s (median of $runs) | CPU s (median) | records/s (wall) | records/s (CPU) | detections |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 for name in packets netflow9 ipfix; do
   file="$work/$name.pcap"
   cat "$file" >/dev/null # into page cache
-  "$bin" analyze "$file" "${args[@]}" --format json >"$work/$name.json"
-  records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][0]["records"])' "$work/$name.json")
-  found=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["detections"]))' "$work/$name.json")
-  : >"$work/t.txt"
-  for _ in $(seq "$runs"); do
-    timed "$bin" analyze "$file" "${args[@]}" --format json >>"$work/t.txt"
+  for k in "${!builds[@]}"; do
+    "${builds[$k]}" analyze "$file" "${args[@]}" --format json >"$work/$name.$k.json"
+    : >"$work/t.$k.txt"
   done
-  wall=$(cut -d' ' -f1 "$work/t.txt" | median); cpu=$(cut -d' ' -f2 "$work/t.txt" | median)
-  awk -v n="$name" -v r="$records" -v w="$wall" -v c="$cpu" -v f="$found" 'BEGIN {
-    printf "| %s | %d | %.3f | %.3f | %.2f M | %.2f M | %d |\n", n, r, w, c, r / w / 1e6, r / c / 1e6, f }'
+  for _ in $(seq "$runs"); do
+    for k in "${!builds[@]}"; do
+      timed "${builds[$k]}" analyze "$file" "${args[@]}" --format json >>"$work/t.$k.txt"
+    done
+  done
+  for k in "${!builds[@]}"; do
+    json="$work/$name.$k.json"
+    records=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][0]["records"])' "$json")
+    found=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["detections"]))' "$json")
+    wall=$(cut -d' ' -f1 "$work/t.$k.txt" | median); cpu=$(cut -d' ' -f2 "$work/t.$k.txt" | median)
+    awk -v n="$name" -v b="$(basename "${builds[$k]}")" -v r="$records" -v w="$wall" -v c="$cpu" -v f="$found" 'BEGIN {
+      printf "| %s | %s | %d | %.3f | %.3f | %.2f M | %.2f M | %d |\n", n, b, r, w, c, r / w / 1e6, r / c / 1e6, f }'
+  done
+  cp "$work/$name.$((${#builds[@]} - 1)).json" "$work/$name.json"
+  if [[ ${#builds[@]} -gt 1 ]] && ! cmp -s "$work/$name.0.json" "$work/$name.1.json"; then
+    echo "| $name | reports differ: diff $work/$name.0.json $work/$name.1.json | | | | | | |"
+  fi
 done

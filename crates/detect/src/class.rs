@@ -75,7 +75,10 @@ pub(crate) fn classify(r: &FlowRecord) -> usize {
 #[inline]
 fn reflection_class(sp: u16, dp: u16) -> Option<usize> {
     // Most UDP is from none of the service ports: a few comparisons, no walk of the table.
-    if !matches!(sp, 19 | 53 | 123 | 161 | 389 | 500 | 1900 | 3702 | 4500 | 11211) {
+    if !matches!(
+        sp,
+        19 | 53 | 123 | 161 | 389 | 500 | 1900 | 3702 | 4500 | 11211
+    ) {
         return None;
     }
     REFLECTION_PORTS

@@ -3,11 +3,13 @@
 //!
 //! * `destinations`: one packet to each of 1,000,000 random addresses of a protected /8;
 //! * `sources`: a SYN flood on one address from 10,000,000 random (spoofed) sources, resident
-//!   memory after the first million packets and after all ten.
+//!   memory after the first million packets and after all ten. Every such packet is also a
+//!   probe to the scan detector, which `rampart analyze` and the daemon run beside it; it is
+//!   fed the same packets, and its state is reported apart.
 //!
 //! cargo run --release -p rampart-detect --example memory -- destinations|sources
 
-use rampart_detect::{DdosConfig, DdosDetector};
+use rampart_detect::{DdosConfig, DdosDetector, ScanConfig, ScanDetector};
 use rampart_model::{FlowFormat, FlowRecord, Timestamp};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -27,11 +29,15 @@ fn main() {
         ..DdosConfig::default()
     };
     let mut det = DdosDetector::new(config);
+    let mut scan = ScanDetector::new(ScanConfig {
+        protect: vec![protect.parse().expect("cidr")],
+        ..ScanConfig::default()
+    });
     let rss_before = rss_kib();
     match which.as_str() {
         "destinations" => {
             // 200,000 packets/s for 5 s; an odd multiplier makes the hosts distinct.
-            flood(&mut det, 1_000_000, 200_000, |n, x| {
+            flood(&mut det, None, 1_000_000, 200_000, |n, x| {
                 let host = (n as u32).wrapping_mul(0x9e_37b9) & 0x00ff_ffff;
                 record(
                     Ipv4Addr::new(192, 0, 2, 1),
@@ -53,17 +59,25 @@ fn main() {
         "sources" => {
             let victim = Ipv4Addr::new(203, 0, 113, 10);
             let make = |_n: u64, x: u64| record(Ipv4Addr::from(x as u32), victim, x);
-            flood(&mut det, 1_000_000, 1_000_000, make);
-            let (after_1m, state_1m) = (rss_kib().0, det.stats().state_bytes);
-            flood(&mut det, 9_000_000, 1_000_000, make);
+            flood(&mut det, Some(&mut scan), 1_000_000, 1_000_000, make);
+            let after_1m = rss_kib().0;
+            let (state_1m, scan_1m) = (det.stats().state_bytes, scan.stats().state_bytes);
+            flood(&mut det, Some(&mut scan), 9_000_000, 1_000_000, make);
             let s = det.stats();
+            let sc = scan.stats();
             println!(
-                "sources: after 1 M spoofed sources resident {:.1} MB, state {:.2} MB; after \
-                 10 M resident {:.1} MB, state {:.2} MB; {} hosts tracked, {} watched",
+                "sources: after 1 M spoofed sources resident {:.1} MB, state {:.2} MB \
+                 (scan detector {:.2} MB); after 10 M resident {:.1} MB, state {:.2} MB \
+                 (scan detector {:.2} MB, {} sources tracked, {} probes unadmitted); \
+                 {} hosts tracked, {} watched",
                 after_1m as f64 * 1024.0 / 1e6,
                 state_1m as f64 / 1e6,
+                scan_1m as f64 / 1e6,
                 rss_kib().0 as f64 * 1024.0 / 1e6,
                 s.state_bytes as f64 / 1e6,
+                sc.state_bytes as f64 / 1e6,
+                sc.sources_tracked,
+                sc.probes_unadmitted,
                 s.hosts_tracked,
                 s.watched,
             );
@@ -78,6 +92,7 @@ fn main() {
 /// Feeds `count` records at `pps`, ticking every 100 ms like the daemon.
 fn flood(
     det: &mut DdosDetector,
+    mut scan: Option<&mut ScanDetector>,
     count: u64,
     pps: u64,
     mut make: impl FnMut(u64, u64) -> FlowRecord,
@@ -95,8 +110,15 @@ fn flood(
         if n % (pps / 10) == 0 {
             det.tick(r.end);
             while det.poll_event().is_some() {}
+            if let Some(scan) = scan.as_deref_mut() {
+                scan.tick(r.end);
+                while scan.poll_event().is_some() {}
+            }
         }
         det.observe(&r);
+        if let Some(scan) = scan.as_deref_mut() {
+            scan.observe(&r);
+        }
     }
 }
 

@@ -74,6 +74,13 @@ pub(crate) fn classify(r: &FlowRecord) -> usize {
 
 #[inline]
 fn reflection_class(sp: u16, dp: u16) -> Option<usize> {
+    // Most UDP is from none of the service ports: a few comparisons, no walk of the table.
+    if !matches!(
+        sp,
+        19 | 53 | 123 | 161 | 389 | 500 | 1900 | 3702 | 4500 | 11211
+    ) {
+        return None;
+    }
     REFLECTION_PORTS
         .iter()
         .position(|&(a, b, _)| (sp == a || sp == b) && dp != a && dp != b)
@@ -152,6 +159,19 @@ mod tests {
         r.src_port = Some(sp);
         r.dst_port = Some(dp);
         r
+    }
+
+    #[test]
+    fn quick_port_check_knows_every_service_port() {
+        for &(a, b, _) in &REFLECTION_PORTS {
+            for sp in [a, b] {
+                assert!(reflection_class(sp, 40_000).is_some(), "{sp}");
+            }
+        }
+        for sp in 0..=u16::MAX {
+            let listed = REFLECTION_PORTS.iter().any(|&(a, b, _)| sp == a || sp == b);
+            assert_eq!(reflection_class(sp, 40_000).is_some(), listed, "{sp}");
+        }
     }
 
     #[test]

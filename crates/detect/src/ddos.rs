@@ -8,6 +8,7 @@ use crate::baseline::Baselines;
 use crate::class::{self, CLASSES, EXCLUSIVE, FRAGMENT, UDP_OTHER};
 use crate::config::DdosConfig;
 use crate::limits::{Limits, DEFAULT_SET};
+use crate::protect::Protected;
 use crate::sketch::SpaceSaving;
 use crate::table::{unwrap_slot, Entry, Key, Table, ATTACKED, DIRTY, NO_WATCH, SLOTS};
 use foldhash::fast::FixedState;
@@ -410,6 +411,10 @@ struct Attack {
 #[derive(Debug)]
 pub struct DdosDetector {
     cfg: DdosConfig,
+    /// `cfg.protect`, compiled for the per-record check.
+    protected: Protected,
+    /// The masks of the counted prefixes (`prefix_len_v4`, `prefix_len_v6`) as integers.
+    prefix_mask: (u32, u128),
     limits: Limits,
     baselines: Baselines,
     /// This tick is the first of a new second: touched entries feed their baselines.
@@ -461,7 +466,18 @@ impl DdosDetector {
             (below(b.min_pps), below(b.min_bps)),
             (below(b.prefix_min_pps), below(b.prefix_min_bps)),
         ];
+        let ones = |a: IpAddr| mask(a, prefix_len(&config, a));
+        let prefix_mask = match (
+            ones(IpAddr::V4(Ipv4Addr::BROADCAST)),
+            ones(IpAddr::V6(Ipv6Addr::from(u128::MAX))),
+        ) {
+            (IpAddr::V4(m4), IpAddr::V6(m6)) => (u32::from(m4), u128::from(m6)),
+            // `mask` keeps the family.
+            _ => (u32::MAX, u128::MAX),
+        };
         DdosDetector {
+            protected: Protected::new(&config.protect),
+            prefix_mask,
             consult_below,
             limits: Limits::new(&config),
             baselines: Baselines::new(config.baseline.max_baselines, config.hash_seed),
@@ -511,56 +527,25 @@ impl DdosDetector {
             self.stats.records_too_late += 1;
             return;
         };
-        let protect_all = self.cfg.protect.is_empty();
-        let inbound = protect_all || self.protected(r.dst_addr);
-        let outbound = !protect_all && self.protected(r.src_addr);
+        let protect_all = self.protected.is_empty();
+        let inbound = protect_all || self.protected.contains(r.dst_addr);
+        let outbound = !protect_all && self.protected.contains(r.src_addr);
         if !inbound && !outbound {
             self.stats.records_unprotected += 1;
             return;
         }
-        let class = class::classify(r);
-        let fragment = r.fragment == Some(true);
+        let c = Counting {
+            now_slot: self.now_slot,
+            spread: &spread,
+            class: class::classify(r),
+            fragment: r.fragment == Some(true),
+            record: r,
+        };
         if inbound {
-            let prefix = self.prefix_of(r.dst_addr);
-            self.count(
-                Scope::HostIn,
-                r.dst_addr,
-                r,
-                r.src_addr,
-                &spread,
-                class,
-                fragment,
-            );
-            self.count(
-                Scope::PrefixIn,
-                prefix,
-                r,
-                r.src_addr,
-                &spread,
-                class,
-                fragment,
-            );
+            self.count(Scope::HostIn, Scope::PrefixIn, r.dst_addr, r.src_addr, &c);
         }
         if outbound {
-            let prefix = self.prefix_of(r.src_addr);
-            self.count(
-                Scope::HostOut,
-                r.src_addr,
-                r,
-                r.dst_addr,
-                &spread,
-                class,
-                fragment,
-            );
-            self.count(
-                Scope::PrefixOut,
-                prefix,
-                r,
-                r.dst_addr,
-                &spread,
-                class,
-                fragment,
-            );
+            self.count(Scope::HostOut, Scope::PrefixOut, r.src_addr, r.dst_addr, &c);
         }
     }
 
@@ -686,12 +671,24 @@ impl DdosDetector {
         }
     }
 
+    /// The slot of a time: `t / tick_ns`, computed as milliseconds over `tick_ms` (the same
+    /// number, floor of a floor), so that the default 100 ms tick divides by a constant (a
+    /// multiplication) instead of a 64-bit division on every record.
+    #[inline]
+    fn slot_of(&self, t: Timestamp) -> u64 {
+        let ms = t.as_nanos() / 1_000_000;
+        match self.tick_ns {
+            100_000_000 => ms / 100,
+            tick_ns => ms / (tick_ns / 1_000_000),
+        }
+    }
+
     fn spread(&self, r: &FlowRecord) -> Option<Spread> {
         let limit = self.now_slot + self.future_slots;
-        let mut last = (r.end.as_nanos() / self.tick_ns).min(limit);
+        let mut last = self.slot_of(r.end).min(limit);
         let mut first = match r.format {
             FlowFormat::Packet => last,
-            _ => (r.start.as_nanos() / self.tick_ns).min(limit),
+            _ => self.slot_of(r.start).min(limit),
         };
         if first > last {
             std::mem::swap(&mut first, &mut last);
@@ -708,16 +705,8 @@ impl DdosDetector {
         })
     }
 
-    #[inline]
-    fn protected(&self, addr: IpAddr) -> bool {
-        self.cfg.protect.iter().any(|c| c.contains(addr))
-    }
-
     fn prefix_len(&self, addr: IpAddr) -> u8 {
-        match addr {
-            IpAddr::V4(_) => self.cfg.prefix_len_v4.min(32),
-            IpAddr::V6(_) => self.cfg.prefix_len_v6.min(128),
-        }
+        prefix_len(&self.cfg, addr)
     }
 
     #[inline]
@@ -725,33 +714,38 @@ impl DdosDetector {
         mask(addr, self.prefix_len(addr))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Counts a record for `addr` and for its prefix (host scope first, as the dirty list
+    /// records them), with one match on the address family for both.
     #[inline]
-    fn count(
-        &mut self,
-        scope: Scope,
-        addr: IpAddr,
-        r: &FlowRecord,
-        peer: IpAddr,
-        spread: &Spread,
-        class: usize,
-        fragment: bool,
-    ) {
-        let tables = &mut self.scopes[scope as usize];
-        let c = Counting {
-            now_slot: self.now_slot,
-            spread,
-            class,
-            fragment,
-            record: r,
-            peer,
-        };
-        let touched = match addr {
-            IpAddr::V4(a) => c.apply(&mut tables.v4, u32::from(a), &mut self.watches),
-            IpAddr::V6(a) => c.apply(&mut tables.v6, v6_key(a), &mut self.watches),
-        };
-        if touched {
-            self.dirty.push((scope, addr));
+    fn count(&mut self, host: Scope, prefix: Scope, addr: IpAddr, peer: IpAddr, c: &Counting) {
+        // Host scopes are the first two, prefix scopes the last two.
+        let (hosts, prefixes) = self.scopes.split_at_mut(2);
+        let (h, p) = (
+            &mut hosts[host as usize],
+            &mut prefixes[prefix as usize - 2],
+        );
+        match addr {
+            IpAddr::V4(a) => {
+                let key = u32::from(a);
+                let net = key & self.prefix_mask.0;
+                if c.apply(&mut h.v4, key, peer, &mut self.watches) {
+                    self.dirty.push((host, addr));
+                }
+                if c.apply(&mut p.v4, net, peer, &mut self.watches) {
+                    self.dirty.push((prefix, IpAddr::V4(Ipv4Addr::from(net))));
+                }
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                let net = bits & self.prefix_mask.1;
+                if c.apply(&mut h.v6, v6_key(a), peer, &mut self.watches) {
+                    self.dirty.push((host, addr));
+                }
+                let net = Ipv6Addr::from(net);
+                if c.apply(&mut p.v6, v6_key(net), peer, &mut self.watches) {
+                    self.dirty.push((prefix, IpAddr::V6(net)));
+                }
+            }
         }
     }
 
@@ -1432,6 +1426,14 @@ impl DdosDetector {
     }
 }
 
+/// The length of the counted prefix of an address's family.
+fn prefix_len(cfg: &DdosConfig, addr: IpAddr) -> u8 {
+    match addr {
+        IpAddr::V4(_) => cfg.prefix_len_v4.min(32),
+        IpAddr::V6(_) => cfg.prefix_len_v6.min(128),
+    }
+}
+
 /// Forged sources: a thousand samples or more, spread so thin over sources that the 32
 /// heaviest certainly carry under a quarter of them, and TTLs that real senders spread that
 /// wide would not give: at most two values (one machine behind all the "sources") or a
@@ -1467,13 +1469,18 @@ struct Counting<'a> {
     class: usize,
     fragment: bool,
     record: &'a FlowRecord,
-    peer: IpAddr,
 }
 
 impl Counting<'_> {
     /// Adds the record to the entry for `key`; true when the entry just became dirty.
     #[inline]
-    fn apply<K: Key>(&self, table: &mut Table<K>, key: K, watches: &mut [Watch]) -> bool {
+    fn apply<K: Key>(
+        &self,
+        table: &mut Table<K>,
+        key: K,
+        peer: IpAddr,
+        watches: &mut [Watch],
+    ) -> bool {
         let sp = self.spread;
         let Some((i, _)) = table.find_or_insert(key, sp.last, self.now_slot) else {
             return false;
@@ -1498,31 +1505,50 @@ impl Counting<'_> {
             e.set_head(head);
         }
         e.lag = self.now_slot.saturating_sub(head).min(u64::from(u16::MAX)) as u16;
-        let lo = sp.first.max((head + 1).saturating_sub(SLOTS as u64));
-        let hi = sp.last.min(head);
-        let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
-        for x in lo..=hi {
-            let p = packets.next_share();
-            let b = bytes.next_share();
-            let s = (x % SLOTS as u64) as usize;
-            let p32 = p.min(u64::from(u32::MAX)) as u32;
-            e.packets[s] = e.packets[s].saturating_add(p32);
-            e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
-            if let Some(w) = watch.as_deref_mut() {
-                w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
-                if self.fragment {
-                    w.classes[s][FRAGMENT] = w.classes[s][FRAGMENT].saturating_add(p32);
-                }
+        if sp.first == sp.last {
+            // A packet, or a flow record within one slot (nearly all of them): the whole
+            // of it goes to that slot if the ring still holds it, as the loop below would.
+            if sp.last + SLOTS as u64 > head {
+                self.add(e, watch.as_deref_mut(), sp.last, sp.packets, sp.bytes);
             }
+        } else {
+            self.spread_over(e, head, watch.as_deref_mut());
         }
         if let Some(w) = watch {
-            w.observe(self.record, self.class, self.peer, sp.packets, sp.bytes);
+            w.observe(self.record, self.class, peer, sp.packets, sp.bytes);
         }
         if !e.has(DIRTY) {
             e.set(DIRTY, true);
             true
         } else {
             false
+        }
+    }
+
+    /// Adds a record spanning several slots to those of them the ring holds, in exact shares.
+    fn spread_over<K>(&self, e: &mut Entry<K>, head: u64, mut watch: Option<&mut Watch>) {
+        let sp = self.spread;
+        let lo = sp.first.max((head + 1).saturating_sub(SLOTS as u64));
+        let hi = sp.last.min(head);
+        let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
+        for x in lo..=hi {
+            let (p, b) = (packets.next_share(), bytes.next_share());
+            self.add(e, watch.as_deref_mut(), x, p, b);
+        }
+    }
+
+    /// Adds packets and bytes to slot `x` of the entry, and to its watch's class counters.
+    #[inline]
+    fn add<K>(&self, e: &mut Entry<K>, watch: Option<&mut Watch>, x: u64, p: u64, b: u64) {
+        let s = (x % SLOTS as u64) as usize;
+        let p32 = p.min(u64::from(u32::MAX)) as u32;
+        e.packets[s] = e.packets[s].saturating_add(p32);
+        e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
+        if let Some(w) = watch {
+            w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
+            if self.fragment {
+                w.classes[s][FRAGMENT] = w.classes[s][FRAGMENT].saturating_add(p32);
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ mod class;
 mod config;
 mod ddos;
 mod limits;
+mod protect;
 mod scan;
 mod scan_config;
 mod sketch;

@@ -24,6 +24,7 @@
 //! the first), so a spoofed SYN flood from millions of random sources, one probe each,
 //! mostly never reaches it; what does is evicted least-recently-active first and counted.
 
+use crate::protect::Protected;
 use crate::scan_config::ScanConfig;
 use crate::sketch::SpaceSaving;
 use crate::Phase;
@@ -337,12 +338,22 @@ impl Slot for PairEntry {
 
 /// A set-associative table of at most `max` entries (rounded up to whole buckets), grown
 /// by doubling on demand. A full bucket evicts its least recently active unpinned entry.
+/// The buckets hold tags and entry numbers; the entries themselves sit densely in the
+/// order they came, so memory follows the entries in use (not the buckets' capacity) and
+/// growing rebuilds only the small bucket arrays.
 #[derive(Debug)]
 struct Table<E> {
-    /// The hash of each slot's key (0: empty; a key hashing to 0 is stored as 1), so that
-    /// a lookup reads one cache line of hashes, not eight entries of 200 bytes.
-    hashes: Vec<u64>,
-    slots: Vec<Option<E>>,
+    /// A 16-bit tag of each slot's hash (0: empty; a key whose tag is 0 is stored as 1), so
+    /// that a lookup reads 16 bytes of tags, not eight entries of 300 bytes: a table of
+    /// tens of thousands of sources keeps its tags in cache, and a key is compared only
+    /// when its tag matches (one time in 8,000 for an absent key).
+    tags: Vec<u16>,
+    /// The entry number of each occupied slot.
+    slots: Vec<u32>,
+    entries: Vec<E>,
+    /// Entries no slot names (lost when a bucket of the grown table overflowed), reused by
+    /// the next insertions.
+    unused: Vec<u32>,
     buckets: usize,
     max_buckets: usize,
     len: usize,
@@ -355,10 +366,10 @@ impl<E: Slot> Table<E> {
         let max_buckets = max.div_ceil(WAYS).max(1);
         let buckets = INITIAL_BUCKETS.min(max_buckets);
         Table {
-            hashes: vec![0; buckets * WAYS],
-            slots: std::iter::repeat_with(|| None)
-                .take(buckets * WAYS)
-                .collect(),
+            tags: vec![0; buckets * WAYS],
+            slots: vec![0; buckets * WAYS],
+            entries: Vec::new(),
+            unused: Vec::new(),
             buckets,
             max_buckets,
             len: 0,
@@ -372,21 +383,39 @@ impl<E: Slot> Table<E> {
         ((u128::from(h) * self.buckets as u128) >> 64) as usize * WAYS
     }
 
+    /// The bucket of a hash takes its high bits (multiply-shift), the tag its low ones.
+    #[inline]
+    fn tag(h: u64) -> u16 {
+        (h as u16).max(1)
+    }
+
     #[inline]
     fn find(&self, key: E::Key, h: u64) -> Option<usize> {
-        let h = h.max(1);
-        let b = self.bucket(h);
+        let (b, tag) = (self.bucket(h), Self::tag(h));
         (b..b + WAYS).find(|&i| {
-            self.hashes[i] == h && self.slots[i].as_ref().is_some_and(|e| e.key() == key)
+            self.tags[i] == tag
+                && self
+                    .entries
+                    .get(self.slots[i] as usize)
+                    .is_some_and(|e| e.key() == key)
         })
     }
 
+    /// The entry in slot `i`, if it is occupied.
+    #[inline]
     fn get(&self, i: usize) -> Option<&E> {
-        self.slots.get(i).and_then(Option::as_ref)
+        if *self.tags.get(i)? == 0 {
+            return None;
+        }
+        self.entries.get(*self.slots.get(i)? as usize)
     }
 
+    #[inline]
     fn get_mut(&mut self, i: usize) -> Option<&mut E> {
-        self.slots.get_mut(i).and_then(Option::as_mut)
+        if *self.tags.get(i)? == 0 {
+            return None;
+        }
+        self.entries.get_mut(*self.slots.get(i)? as usize)
     }
 
     /// Places a new entry (its key is not in the table); `None` when its bucket is pinned
@@ -395,32 +424,40 @@ impl<E: Slot> Table<E> {
         if self.len >= self.buckets * WAYS * 3 / 4 && self.buckets < self.max_buckets {
             self.grow(&hash);
         }
-        let h = h.max(1);
-        let b = self.bucket(h);
-        let mut victim: Option<usize> = None;
-        for i in b..b + WAYS {
-            match &self.slots[i] {
-                None => {
-                    self.slots[i] = Some(e);
-                    self.hashes[i] = h;
-                    self.len += 1;
-                    return Some(i);
-                }
-                Some(o) if !o.pinned() => {
-                    let older = victim
-                        .and_then(|v| self.slots[v].as_ref())
-                        .is_none_or(|v| o.last_ns() < v.last_ns());
-                    if older {
-                        victim = Some(i);
+        let (b, tag) = (self.bucket(h), Self::tag(h));
+        // The first free way, told by its tag without reading the entries.
+        if let Some(i) = (b..b + WAYS).find(|&i| self.tags[i] == 0) {
+            let n = match self.unused.pop() {
+                Some(n) => {
+                    if let Some(slot) = self.entries.get_mut(n as usize) {
+                        *slot = e;
                     }
+                    n
                 }
-                Some(_) => {}
+                None => {
+                    self.entries.push(e);
+                    (self.entries.len() - 1) as u32
+                }
+            };
+            self.slots[i] = n;
+            self.tags[i] = tag;
+            self.len += 1;
+            return Some(i);
+        }
+        let mut victim: Option<(usize, u64)> = None;
+        for i in b..b + WAYS {
+            if let Some(o) = self.get(i).filter(|o| !o.pinned()) {
+                if victim.is_none_or(|(_, last)| o.last_ns() < last) {
+                    victim = Some((i, o.last_ns()));
+                }
             }
         }
         match victim {
-            Some(i) => {
-                self.slots[i] = Some(e);
-                self.hashes[i] = h;
+            Some((i, _)) => {
+                if let Some(slot) = self.get_mut(i) {
+                    *slot = e;
+                }
+                self.tags[i] = tag;
                 self.evicted += 1;
                 Some(i)
             }
@@ -433,32 +470,35 @@ impl<E: Slot> Table<E> {
 
     fn grow(&mut self, hash: &impl Fn(E::Key) -> u64) {
         self.buckets = (self.buckets * 2).min(self.max_buckets);
-        let old = std::mem::replace(
-            &mut self.slots,
-            std::iter::repeat_with(|| None)
-                .take(self.buckets * WAYS)
-                .collect(),
-        );
-        self.hashes = vec![0; self.buckets * WAYS];
+        let old_tags = std::mem::replace(&mut self.tags, vec![0; self.buckets * WAYS]);
+        let old_slots = std::mem::replace(&mut self.slots, vec![0; self.buckets * WAYS]);
         self.len = 0;
-        for e in old.into_iter().flatten() {
-            let h = hash(e.key()).max(1);
-            let b = self.bucket(h);
-            match (b..b + WAYS).find(|&i| self.slots[i].is_none()) {
+        for (_, n) in old_tags.iter().zip(old_slots).filter(|(&t, _)| t != 0) {
+            let Some(e) = self.entries.get(n as usize) else {
+                continue;
+            };
+            let h = hash(e.key());
+            let (b, tag) = (self.bucket(h), Self::tag(h));
+            match (b..b + WAYS).find(|&i| self.tags[i] == 0) {
                 Some(i) => {
-                    self.slots[i] = Some(e);
-                    self.hashes[i] = h;
+                    self.slots[i] = n;
+                    self.tags[i] = tag;
                     self.len += 1;
                 }
                 // More than WAYS keys in one bucket of the larger table: rare; the entry is
-                // lost as if evicted.
-                None => self.evicted += 1,
+                // lost as if evicted, and its place reused.
+                None => {
+                    self.evicted += 1;
+                    self.unused.push(n);
+                }
             }
         }
     }
 
     fn bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Option<E>>() + self.hashes.capacity() * 8
+        self.tags.capacity() * size_of::<u16>()
+            + (self.slots.capacity() + self.unused.capacity()) * size_of::<u32>()
+            + self.entries.capacity() * size_of::<E>()
     }
 }
 
@@ -522,6 +562,8 @@ struct Reading {
 #[derive(Debug)]
 pub struct ScanDetector {
     cfg: ScanConfig,
+    /// `cfg.protect`, compiled for the per-record check.
+    protected: Protected,
     /// Bits a sketch must have set before its estimate can reach the hosts and ports
     /// thresholds: m·(1 − e^(−threshold/m)), less one for rounding. Below it, a new bit
     /// costs no logarithm.
@@ -548,6 +590,7 @@ impl ScanDetector {
         let m = SKETCH_BITS as f64;
         let ones = |t: u64| (m * (1.0 - (-(t as f64) / m).exp())).floor().max(1.0) as u32 - 1;
         ScanDetector {
+            protected: Protected::new(&config.protect),
             min_ones: [ones(config.hosts), ones(config.ports)],
             window_ns: config.window_s.clamp(1, 86_400) * 1_000_000_000,
             hasher: FixedState::with_seed(config.hash_seed),
@@ -652,11 +695,6 @@ impl ScanDetector {
             .collect()
     }
 
-    #[inline]
-    fn protected(&self, addr: IpAddr) -> bool {
-        self.cfg.protect.iter().any(|c| c.contains(addr))
-    }
-
     fn hash_pair(&self, key: (IpAddr, IpAddr)) -> u64 {
         self.hasher.hash_one(key)
     }
@@ -664,8 +702,9 @@ impl ScanDetector {
     fn probe(&mut self, r: &FlowRecord, proto: u8, port: Option<u16>) {
         self.stats.probes += 1;
         let (src, dst) = (r.src_addr, r.dst_addr);
-        let outbound = !self.cfg.protect.is_empty() && self.protected(src);
-        if !outbound && !self.cfg.protect.is_empty() && !self.protected(dst) {
+        let protect_all = self.protected.is_empty();
+        let outbound = !protect_all && self.protected.contains(src);
+        if !outbound && !protect_all && !self.protected.contains(dst) {
             self.stats.probes_unprotected += 1;
             return;
         }
@@ -678,10 +717,14 @@ impl ScanDetector {
         self.clock = self.clock.max(t);
         let seed = self.cfg.hash_seed;
         let hs = self.hasher.hash_one(src);
+        // The doorkeeper's bit is read before the table is searched, so that the two
+        // (random, often uncached) reads overlap: most probes of a spoofed flood need both.
+        // Nothing between here and `admit` changes the doorkeeper.
+        let seen = std::hint::black_box(self.doorkeeper_has(hs));
         let i = match self.sources.find(src, hs) {
             Some(i) => i,
             None => {
-                if !self.admit(hs) {
+                if !self.admit(hs, seen) {
                     self.stats.probes_unadmitted += 1;
                     return;
                 }
@@ -849,15 +892,33 @@ impl ScanDetector {
         }
     }
 
-    /// True when a new source has probed before (since the doorkeeper was last cleared).
+    /// The doorkeeper's word and bit for a source's hash.
     #[inline]
-    fn admit(&mut self, h: u64) -> bool {
+    fn doorkeeper_bit(h: u64) -> (usize, u32) {
         let bit = (h as usize) % DOORKEEPER_BITS;
-        let (w, b) = (bit / 64, bit % 64);
-        let word = &mut self.doorkeeper[w];
-        if *word >> b & 1 == 1 {
+        (bit / 64, (bit % 64) as u32)
+    }
+
+    /// True when the doorkeeper has seen the source's hash.
+    #[inline]
+    fn doorkeeper_has(&self, h: u64) -> bool {
+        let (w, b) = Self::doorkeeper_bit(h);
+        self.doorkeeper
+            .get(w)
+            .is_some_and(|word| word >> b & 1 == 1)
+    }
+
+    /// True when a new source has probed before (since the doorkeeper was last cleared);
+    /// `seen` is `doorkeeper_has(h)`, read earlier.
+    #[inline]
+    fn admit(&mut self, h: u64, seen: bool) -> bool {
+        if seen {
             return true;
         }
+        let (w, b) = Self::doorkeeper_bit(h);
+        let Some(word) = self.doorkeeper.get_mut(w) else {
+            return false;
+        };
         *word |= 1 << b;
         self.doorkeeper_ones += 1;
         if self.doorkeeper_ones >= DOORKEEPER_FULL {
@@ -1348,10 +1409,14 @@ mod tests {
     #[test]
     fn doorkeeper_admits_on_the_second_probe_and_clears_when_full() {
         let mut d = ScanDetector::new(ScanConfig::default());
-        assert!(!d.admit(12_345));
-        assert!(d.admit(12_345));
+        let admit = |d: &mut ScanDetector, h: u64| {
+            let seen = d.doorkeeper_has(h);
+            d.admit(h, seen)
+        };
+        assert!(!admit(&mut d, 12_345));
+        assert!(admit(&mut d, 12_345));
         for h in 0..u64::from(DOORKEEPER_FULL) * 2 {
-            d.admit(h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
+            admit(&mut d, h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
         }
         assert!(d.stats.doorkeeper_resets >= 1);
         assert!(d.doorkeeper_ones < DOORKEEPER_FULL);

@@ -38,12 +38,10 @@ impl<K: Copy + Eq, const N: usize> SpaceSaving<K, N> {
             self.len += 1;
             return;
         }
-        let mut min = 0;
-        for i in 1..N {
-            if self.counts[i] < self.counts[min] {
-                min = i;
-            }
-        }
+        // The first of the smallest counts, found in two passes that need no carried index
+        // (so they vectorise) rather than one that compares against the running minimum.
+        let least = self.counts.iter().copied().min().unwrap_or(0);
+        let min = self.counts.iter().position(|&c| c == least).unwrap_or(0);
         self.keys[min] = key;
         self.errs[min] = self.counts[min];
         self.counts[min] = self.counts[min].saturating_add(weight);

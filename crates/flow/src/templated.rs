@@ -90,8 +90,9 @@ struct TemplateKey {
 }
 
 /// Where a field's value goes. Chosen when the template is compiled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Target {
+    #[default]
     Skip,
     SrcV4,
     DstV4,
@@ -222,21 +223,73 @@ struct Placed {
     target: Target,
 }
 
-/// Where a fixed-length field is in the record; `len` 0 when the template lacks it.
+/// How a fixed-length field is read, chosen once when the plan is made so that a record
+/// costs one load per field rather than a dispatch on its length.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Width {
+    /// The template lacks the field.
+    #[default]
+    Absent,
+    W1,
+    W2,
+    W4,
+    W8,
+    /// Reduced-size encodings of 3, 5, 6 or 7 bytes, and 16-byte addresses.
+    Other,
+}
+
+/// Where a fixed-length field is in the record.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     offset: u16,
     len: u16,
+    width: Width,
 }
 
 impl Slot {
+    fn new(offset: u16, len: u16) -> Slot {
+        let width = match len {
+            1 => Width::W1,
+            2 => Width::W2,
+            4 => Width::W4,
+            8 => Width::W8,
+            _ => Width::Other,
+        };
+        Slot { offset, len, width }
+    }
+
     #[inline]
     fn read(self, rec: &[u8]) -> Option<u64> {
-        if self.len == 0 {
+        let at = usize::from(self.offset);
+        match self.width {
+            Width::Absent => None,
+            Width::W1 => rec.get(at).map(|&b| u64::from(b)),
+            Width::W2 => rec
+                .get(at..at + 2)
+                .and_then(|b| <[u8; 2]>::try_from(b).ok())
+                .map(|b| u64::from(u16::from_be_bytes(b))),
+            Width::W4 => rec
+                .get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(|b| u64::from(u32::from_be_bytes(b))),
+            Width::W8 => rec
+                .get(at..at + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes),
+            Width::Other => rec.get(at..at + usize::from(self.len)).map(uint),
+        }
+    }
+
+    /// A 16-byte IPv6 address (the plan only places address targets of that length).
+    #[inline]
+    fn read_v6(self, rec: &[u8]) -> Option<Ipv6Addr> {
+        if self.width == Width::Absent {
             return None;
         }
         let at = usize::from(self.offset);
-        rec.get(at..at + usize::from(self.len)).map(uint)
+        rec.get(at..at + 16)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(Ipv6Addr::from)
     }
 }
 
@@ -246,12 +299,22 @@ impl Slot {
 struct Plan {
     src4: Slot,
     dst4: Slot,
+    src6: Slot,
+    dst6: Slot,
     src_port: Slot,
     dst_port: Slot,
     protocol: Slot,
     tcp_flags: Slot,
     bytes: Slot,
     packets: Slot,
+    in_if: Slot,
+    out_if: Slot,
+    /// The flow's start and end, and which kind of time each is (a `Start*`/`End*` target):
+    /// a template keeps one field of each class.
+    start: Slot,
+    start_kind: Target,
+    end: Slot,
+    end_kind: Target,
     rest: Box<[Placed]>,
 }
 
@@ -266,16 +329,28 @@ impl Plan {
             // claiming more is decoded through `rest`, which checks every field.
             let slot = u16::try_from(offset)
                 .ok()
-                .map(|offset| Slot { offset, len: f.len });
+                .map(|offset| Slot::new(offset, f.len));
             let direct = match f.target {
                 Target::SrcV4 => Some(&mut plan.src4),
                 Target::DstV4 => Some(&mut plan.dst4),
+                Target::SrcV6 => Some(&mut plan.src6),
+                Target::DstV6 => Some(&mut plan.dst6),
                 Target::SrcPort => Some(&mut plan.src_port),
                 Target::DstPort => Some(&mut plan.dst_port),
                 Target::Protocol => Some(&mut plan.protocol),
                 Target::TcpFlags => Some(&mut plan.tcp_flags),
                 Target::Bytes => Some(&mut plan.bytes),
                 Target::Packets => Some(&mut plan.packets),
+                Target::InIf => Some(&mut plan.in_if),
+                Target::OutIf => Some(&mut plan.out_if),
+                t if start_time(t) => {
+                    plan.start_kind = t;
+                    Some(&mut plan.start)
+                }
+                t if end_time(t) => {
+                    plan.end_kind = t;
+                    Some(&mut plan.end)
+                }
                 _ => None,
             };
             match (direct, slot) {
@@ -293,25 +368,60 @@ impl Plan {
         plan
     }
 
+    /// The values of one record, into `v`. Only `rest` writes the fields the plan does not
+    /// place, so they are reset only when it has work: `v` starts as `Values::default()`.
     #[inline]
-    fn decode(&self, rec: &[u8]) -> Values {
-        let mut v = Values {
-            src4: self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
-            dst4: self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32)),
-            src_port: self.src_port.read(rec).map(|p| p as u16),
-            dst_port: self.dst_port.read(rec).map(|p| p as u16),
-            protocol: self.protocol.read(rec).unwrap_or(0) as u8,
-            tcp_flags: self.tcp_flags.read(rec).map(|f| f as u8),
-            bytes: self.bytes.read(rec).unwrap_or(0),
-            packets: self.packets.read(rec).unwrap_or(0),
-            ..Values::default()
-        };
+    fn decode(&self, rec: &[u8], v: &mut Values) {
+        if !self.rest.is_empty() {
+            *v = Values::default();
+        }
+        v.src4 = self.src4.read(rec).map(|a| Ipv4Addr::from(a as u32));
+        v.dst4 = self.dst4.read(rec).map(|a| Ipv4Addr::from(a as u32));
+        v.src6 = self.src6.read_v6(rec);
+        v.dst6 = self.dst6.read_v6(rec);
+        v.src_port = self.src_port.read(rec).map(|p| p as u16);
+        v.dst_port = self.dst_port.read(rec).map(|p| p as u16);
+        v.protocol = self.protocol.read(rec).unwrap_or(0) as u8;
+        v.tcp_flags = self.tcp_flags.read(rec).map(|f| f as u8);
+        v.bytes = self.bytes.read(rec).unwrap_or(0);
+        v.packets = self.packets.read(rec).unwrap_or(0);
+        v.in_if = self.in_if.read(rec).map(|i| i as u32);
+        v.out_if = self.out_if.read(rec).map(|i| i as u32);
+        v.start = self.start.read(rec).map(|t| time_value(self.start_kind, t));
+        v.end = self.end.read(rec).map(|t| time_value(self.end_kind, t));
         for p in self.rest.iter() {
             if let Some(b) = rec.get(p.offset..p.offset + p.len) {
-                apply(&mut v, p.target, b);
+                apply(v, p.target, b);
             }
         }
-        v
+    }
+}
+
+fn start_time(t: Target) -> bool {
+    use Target::*;
+    matches!(
+        t,
+        StartUptime | StartSecs | StartMillis | StartNtp | StartDeltaMicros
+    )
+}
+
+fn end_time(t: Target) -> bool {
+    use Target::*;
+    matches!(t, EndUptime | EndSecs | EndMillis | EndNtp | EndDeltaMicros)
+}
+
+/// A start or end time field's value (read as one big-endian integer of its length) as
+/// `apply` would have made it from the bytes.
+#[inline]
+fn time_value(kind: Target, x: u64) -> Time {
+    use Target::*;
+    match kind {
+        StartSecs | EndSecs => Time::Absolute(Timestamp::from_secs(x)),
+        StartMillis | EndMillis => Time::Absolute(Timestamp::from_millis(x)),
+        // Seconds since 1900 in the high word, the fraction in the low one.
+        StartNtp | EndNtp => Time::Absolute(Timestamp::from_ntp((x >> 32) as u32, x as u32)),
+        StartDeltaMicros | EndDeltaMicros => Time::DeltaMicros(x as u32),
+        _ => Time::Uptime(x as u32),
     }
 }
 
@@ -540,11 +650,15 @@ fn apply(v: &mut Values, target: Target, b: &[u8]) {
 /// wraps every 2^32 ms, and some exporters write times before their init as negative
 /// offsets; of all the times the value can stand for, the one nearest the export time is meant.
 fn since_init(init: Timestamp, ms: u32, export: Timestamp) -> Timestamp {
-    const WRAP: i128 = 1 << 32;
-    let base = i128::from(init.as_millis()) + i128::from(ms);
-    let diff = i128::from(export.as_millis()) - base;
-    let wraps = (diff + WRAP / 2).div_euclid(WRAP);
-    let t = (base + wraps * WRAP).clamp(0, i128::from(u64::MAX / 1_000_000));
+    // Milliseconds of a `Timestamp` (u64 nanoseconds) stay under 2^45, so every sum here
+    // fits an i64 (twice a record, where i128 arithmetic showed in profiles).
+    const WRAP: i64 = 1 << 32;
+    const MAX_MS: i64 = (u64::MAX / 1_000_000) as i64;
+    let base = init.as_millis() as i64 + i64::from(ms);
+    let diff = export.as_millis() as i64 - base;
+    // Floor division by 2^32 (`div_euclid` for a positive divisor).
+    let wraps = (diff + WRAP / 2) >> 32;
+    let t = (base + wraps * WRAP).clamp(0, MAX_MS);
     Timestamp::from_millis(t as u64)
 }
 
@@ -1048,8 +1162,9 @@ fn decode_records(
 ) -> Result<(), DecodeError> {
     if t.fixed {
         // Trailing bytes shorter than a record are padding.
+        let mut v = Values::default();
         for rec in set.chunks_exact(t.min_len) {
-            let v = t.plan.decode(rec);
+            t.plan.decode(rec, &mut v);
             record_done(&v, t, c, domain, limits, record, stats, sink);
         }
         return Ok(());
@@ -1178,40 +1293,46 @@ fn emit(
         .or(domain.default_rate)
         .unwrap_or(1);
 
-    *record = FlowRecord::empty(c.protocol.format());
-    record.exporter = Some(c.exporter);
-    record.observation_domain = c.domain;
-    record.src_addr = src;
-    record.dst_addr = dst;
-    record.ip_protocol = v.protocol;
-    if matches!(v.protocol, 6 | 17 | 132 | 33) {
-        record.src_port = v.src_port;
-        record.dst_port = v.dst_port;
-    }
-    if v.protocol == 6 {
-        record.tcp_flags = v.tcp_flags;
-    }
-    if v.packets == 0 && v.bytes == 0 {
-        record.packets = v.out_packets;
-        record.bytes = v.out_bytes;
+    let ported = matches!(v.protocol, 6 | 17 | 132 | 33);
+    let (packets, bytes) = if v.packets == 0 && v.bytes == 0 {
+        (v.out_packets, v.out_bytes)
     } else {
-        record.packets = v.packets;
-        record.bytes = v.bytes;
-    }
-    record.sampling_rate = rate;
-    record.start = start;
-    record.end = end;
-    record.in_if = v.in_if;
-    record.out_if = v.out_if;
-    if matches!(v.protocol, 1 | 58) {
+        (v.packets, v.bytes)
+    };
+    let (icmp_type, icmp_code) = if matches!(v.protocol, 1 | 58) {
         // Exporters without ICMP fields (softflowd, pmacct) put type << 8 | code in the
         // destination port, as NetFlow v5 did.
         let from_port = v.dst_port.filter(|_| v.icmp_type.is_none());
-        record.icmp_type = v.icmp_type.or(from_port.map(|p| (p >> 8) as u8));
-        record.icmp_code = v.icmp_code.or(from_port.map(|p| p as u8));
-    }
-    record.ttl = v.ttl;
-    record.fragment = v.fragment;
+        (
+            v.icmp_type.or(from_port.map(|p| (p >> 8) as u8)),
+            v.icmp_code.or(from_port.map(|p| p as u8)),
+        )
+    } else {
+        (None, None)
+    };
+    // One write of the whole record, not an empty one and then its fields.
+    *record = FlowRecord {
+        exporter: Some(c.exporter),
+        observation_domain: c.domain,
+        format: c.protocol.format(),
+        src_addr: src,
+        dst_addr: dst,
+        src_port: v.src_port.filter(|_| ported),
+        dst_port: v.dst_port.filter(|_| ported),
+        ip_protocol: v.protocol,
+        tcp_flags: v.tcp_flags.filter(|_| v.protocol == 6),
+        packets,
+        bytes,
+        sampling_rate: rate,
+        start,
+        end,
+        in_if: v.in_if,
+        out_if: v.out_if,
+        icmp_type,
+        icmp_code,
+        ttl: v.ttl,
+        fragment: v.fragment,
+    };
     stats.records += 1;
     sink.record(record);
 }
@@ -1566,6 +1687,49 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].src_addr.to_string(), "2001:db8::1");
         assert_eq!(got[0].dst_addr.to_string(), "2001:db8::2");
+    }
+
+    /// The i64 arithmetic of `since_init` gives what exact i128 arithmetic gives, over the
+    /// whole range of times and around every wrap.
+    #[test]
+    fn since_init_matches_wide_arithmetic() {
+        fn wide(init: Timestamp, ms: u32, export: Timestamp) -> Timestamp {
+            const WRAP: i128 = 1 << 32;
+            let base = i128::from(init.as_millis()) + i128::from(ms);
+            let diff = i128::from(export.as_millis()) - base;
+            let wraps = (diff + WRAP / 2).div_euclid(WRAP);
+            let t = (base + wraps * WRAP).clamp(0, i128::from(u64::MAX / 1_000_000));
+            Timestamp::from_millis(t as u64)
+        }
+        let max_ms = u64::MAX / 1_000_000;
+        let times = [
+            0,
+            1,
+            (1u64 << 31) - 1,
+            1 << 31,
+            1 << 32,
+            (1 << 32) + 1,
+            1_795_341_600_000,
+            max_ms - (1 << 32),
+            max_ms - 1,
+            max_ms,
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        for &i in &times {
+            for &e in &times {
+                for _ in 0..64 {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let init = Timestamp::from_millis(i.saturating_add(rng % 3).min(max_ms));
+                    let export = Timestamp::from_millis(e.saturating_sub(rng >> 40 & 7));
+                    let ms = (rng >> 11) as u32;
+                    for ms in [ms, 0, u32::MAX, 1 << 31] {
+                        assert_eq!(since_init(init, ms, export), wide(init, ms, export));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

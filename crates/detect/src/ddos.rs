@@ -513,6 +513,40 @@ impl DdosDetector {
         &self.cfg
     }
 
+    /// Applies new settings (a configuration reload) keeping counters, baselines, watches and
+    /// open attacks. Settings that shape the tables cannot change this way: the error names
+    /// them and nothing is applied; a new detector is needed for those.
+    pub fn reconfigure(&mut self, config: DdosConfig) -> Result<(), Vec<&'static str>> {
+        let old = &self.cfg;
+        let mut fixed = Vec::new();
+        for (key, same) in [
+            ("tick_ms", old.tick_ms == config.tick_ms),
+            ("hash_seed", old.hash_seed == config.hash_seed),
+            ("max_hosts", old.max_hosts == config.max_hosts),
+            ("max_prefixes", old.max_prefixes == config.max_prefixes),
+            ("prefix_len_v4", old.prefix_len_v4 == config.prefix_len_v4),
+            ("prefix_len_v6", old.prefix_len_v6 == config.prefix_len_v6),
+            (
+                "baseline.max_baselines",
+                old.baseline.max_baselines == config.baseline.max_baselines,
+            ),
+        ] {
+            if !same {
+                fixed.push(key);
+            }
+        }
+        if !fixed.is_empty() {
+            return Err(fixed);
+        }
+        let fresh = DdosDetector::new(config);
+        self.protected = fresh.protected;
+        self.consult_below = fresh.consult_below;
+        self.limits = fresh.limits;
+        self.late_slots = fresh.late_slots;
+        self.cfg = fresh.cfg;
+        Ok(())
+    }
+
     /// Counts one flow record or packet. Its packets and bytes are scaled by its sampling
     /// rate and spread evenly over the slots from its start to its end.
     pub fn observe(&mut self, r: &FlowRecord) {

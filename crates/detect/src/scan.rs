@@ -609,6 +609,32 @@ impl ScanDetector {
         }
     }
 
+    /// Applies new settings keeping the counting state and open scans. The window, seed and
+    /// table sizes cannot change this way: the error names them and nothing is applied.
+    pub fn reconfigure(&mut self, config: ScanConfig) -> Result<(), Vec<&'static str>> {
+        let old = &self.cfg;
+        let mut fixed = Vec::new();
+        for (key, same) in [
+            ("window_s", old.window_s == config.window_s),
+            ("hash_seed", old.hash_seed == config.hash_seed),
+            ("max_sources", old.max_sources == config.max_sources),
+            ("max_pairs", old.max_pairs == config.max_pairs),
+        ] {
+            if !same {
+                fixed.push(key);
+            }
+        }
+        if !fixed.is_empty() {
+            return Err(fixed);
+        }
+        let m = SKETCH_BITS as f64;
+        let ones = |t: u64| (m * (1.0 - (-(t as f64) / m).exp())).floor().max(1.0) as u32 - 1;
+        self.min_ones = [ones(config.hosts), ones(config.ports)];
+        self.protected = Protected::new(&config.protect);
+        self.cfg = config;
+        Ok(())
+    }
+
     pub fn config(&self) -> &ScanConfig {
         &self.cfg
     }

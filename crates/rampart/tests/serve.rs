@@ -203,6 +203,14 @@ fn exporters_outside_the_allow_list_are_refused_and_sighup_reloads() {
         let v = d.json("/api/v1/exporters", &t);
         (v["exporters"][0]["datagrams"] == 1).then_some(())
     });
+    // The lowered threshold reached the detector, which kept its state.
+    let status = d.json("/api/v1/status", &t);
+    assert!(status["detectors"]["ddos_state_bytes"].as_u64().unwrap() > 0);
+    // Table sizes cannot change while running.
+    std::fs::write(&conf, "[detect.ddos]\nmax_hosts = 5\n").unwrap();
+    let r = request(d.api, "POST", "/api/v1/config/reload", Some(&t), None);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("detect.ddos table settings"), "{}", r.body);
     // A change that needs a restart is refused, said so, and audited.
     std::fs::write(&conf, "[store]\npath = \"elsewhere\"\n").unwrap();
     let r = request(d.api, "POST", "/api/v1/config/reload", Some(&t), None);
@@ -216,7 +224,7 @@ fn exporters_outside_the_allow_list_are_refused_and_sighup_reloads() {
         .filter(|e| e["action"] == "config.reload")
         .map(|e| e["result"].as_str().unwrap())
         .collect();
-    assert_eq!(results, ["refused", "ok"], "{audit}");
+    assert_eq!(results, ["refused", "refused", "ok"], "{audit}");
     d.stop();
 }
 

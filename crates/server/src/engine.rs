@@ -175,18 +175,42 @@ impl Engine {
         }
     }
 
+    /// A reloaded configuration: thresholds and the protected space apply at once, keeping
+    /// counters, baselines and open attacks. Changes to what shapes the tables (sizes, seeds,
+    /// prefix lengths, the tick) need a restart and are logged as ignored.
     fn reconfigure(&mut self, config: &Config) {
         let d = &config.detect.ddos;
+        if let Err(keys) = self.ddos.reconfigure(d.clone()) {
+            tracing::warn!(
+                keys = %keys.join(", "),
+                "detect.ddos: these settings need a restart; the others are applied"
+            );
+            let mut keep = d.clone();
+            let old = self.ddos.config();
+            keep.tick_ms = old.tick_ms;
+            keep.hash_seed = old.hash_seed;
+            keep.max_hosts = old.max_hosts;
+            keep.max_prefixes = old.max_prefixes;
+            keep.prefix_len_v4 = old.prefix_len_v4;
+            keep.prefix_len_v6 = old.prefix_len_v6;
+            keep.baseline.max_baselines = old.baseline.max_baselines;
+            let _ = self.ddos.reconfigure(keep);
+        }
+        if let Err(keys) = self.scan.reconfigure(config.detect.scan.clone()) {
+            tracing::warn!(
+                keys = %keys.join(", "),
+                "detect.scan: these settings need a restart; the others are applied"
+            );
+            let mut keep = config.detect.scan.clone();
+            let old = self.scan.config();
+            keep.window_s = old.window_s;
+            keep.hash_seed = old.hash_seed;
+            keep.max_sources = old.max_sources;
+            keep.max_pairs = old.max_pairs;
+            let _ = self.scan.reconfigure(keep);
+        }
+        let d = self.ddos.config();
         self.meter
             .set_protect(&config.protect, d.prefix_len_v4, d.prefix_len_v6);
-        if self.ddos.config() != d {
-            self.ddos = DdosDetector::new(d.clone());
-            tracing::warn!("DDoS settings changed: its counters start over");
-        }
-        if self.scan.config() != &config.detect.scan {
-            self.scan = ScanDetector::new(config.detect.scan.clone());
-            tracing::warn!("scan settings changed: its counters start over");
-        }
-        self.tick_ns = d.tick_ms.clamp(100, 1000) * 1_000_000;
     }
 }

@@ -275,6 +275,25 @@ impl AppState {
             if new.store.path != old.store.path {
                 restart.push("store.path");
             }
+            let (nd, od) = (&new.detect.ddos, &old.detect.ddos);
+            if nd.tick_ms != od.tick_ms
+                || nd.hash_seed != od.hash_seed
+                || nd.max_hosts != od.max_hosts
+                || nd.max_prefixes != od.max_prefixes
+                || nd.prefix_len_v4 != od.prefix_len_v4
+                || nd.prefix_len_v6 != od.prefix_len_v6
+                || nd.baseline.max_baselines != od.baseline.max_baselines
+            {
+                restart.push("detect.ddos table settings (tick_ms, sizes, seed, prefix lengths)");
+            }
+            let (ns, os) = (&new.detect.scan, &old.detect.scan);
+            if ns.window_s != os.window_s
+                || ns.hash_seed != os.hash_seed
+                || ns.max_sources != os.max_sources
+                || ns.max_pairs != os.max_pairs
+            {
+                restart.push("detect.scan table settings (window_s, sizes, seed)");
+            }
             if !restart.is_empty() {
                 return Err(format!(
                     "not reloaded: {} changed, which needs a restart",

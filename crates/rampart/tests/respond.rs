@@ -424,3 +424,102 @@ fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
     });
     d.stop();
 }
+
+/// crowdsec-custom-bouncer (Debian's) polling our decisions stream, with a script that
+/// writes down every decision it is handed.
+struct Bouncer {
+    dir: Scratch,
+    child: std::process::Child,
+}
+
+impl Bouncer {
+    fn start(api: SocketAddr, key: &str) -> Bouncer {
+        let dir = Scratch::new("bouncer");
+        let script = dir.path().join("on-decision.sh");
+        let log = dir.path().join("decisions.log");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let conf = dir.path().join("bouncer.yaml");
+        std::fs::write(
+            &conf,
+            format!(
+                "bin_path: {}\nfeed_via_stdin: false\ntotal_retries: 0\n\
+                 scenarios_containing: []\nscenarios_not_containing: []\norigins: []\n\
+                 piddir: {}\nupdate_frequency: 1s\ncache_retention_duration: 1s\n\
+                 daemonize: false\nlog_mode: stdout\nlog_level: info\n\
+                 api_url: http://{api}/\napi_key: {key}\nprometheus:\n  enabled: false\n",
+                script.display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(program("crowdsec-custom-bouncer"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Bouncer { dir, child }
+    }
+
+    fn decisions(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("decisions.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_crowdsec_bouncer_enforces_our_bans() {
+    let dir = Scratch::new("bouncer-serve");
+    let analyst = token(dir.path(), "analyst", "alice");
+    let bouncer_key = token(dir.path(), "viewer", "edge-bouncer");
+    let args: Vec<String> = ["--set", "respond.dry_run=false"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let d = Daemon::start(dir.path(), &args);
+    // A ban from before the bouncer starts comes with its startup pull.
+    let (code, out) = mitigate(
+        &d,
+        &analyst,
+        &["announce", "ban", "192.0.2.77", "--ttl", "10m"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let b = Bouncer::start(d.api, &bouncer_key);
+    wait_for(30, "the bouncer adding 192.0.2.77", || {
+        b.decisions().contains("add 192.0.2.77").then_some(())
+    });
+    // One made while it runs, and the withdrawal of the first.
+    let (code, out) = mitigate(
+        &d,
+        &analyst,
+        &["announce", "ban", "198.51.100.0/24", "--ttl", "5m"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = mitigate(&d, &analyst, &["withdraw", "192.0.2.77"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(30, "the bouncer's changes", || {
+        let log = b.decisions();
+        (log.contains("add 198.51.100.0/24") && log.contains("del 192.0.2.77")).then_some(log)
+    });
+    // The single-address query bouncers in live mode use.
+    let r = daemon::request(d.api, "GET", "/v1/decisions?ip=198.51.100.9", None, None);
+    assert_eq!(r.status, 401, "the bouncer API needs a key too");
+    let v: Value = d.json("/v1/decisions?ip=198.51.100.9", &bouncer_key);
+    assert_eq!(v[0]["value"], "198.51.100.0/24");
+    assert_eq!(v[0]["scope"], "Range");
+    assert!(d.json("/v1/decisions?ip=192.0.2.1", &bouncer_key).is_null());
+    d.stop();
+}

@@ -13,6 +13,7 @@ pub mod api;
 mod clock;
 mod collector;
 mod console;
+mod decisions;
 mod engine;
 mod metrics;
 mod prefixes;

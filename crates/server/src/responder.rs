@@ -289,7 +289,9 @@ impl Responder {
     /// `ok`, or `no_peers` for an announcement with no BGP peer to announce it to.
     async fn apply(&self, m: &Mitigation) -> Result<&'static str, String> {
         let local = match (m.kind, &self.nft) {
-            (ActionKind::Ban, None) => return Err("respond.nftables is not enabled".into()),
+            // No local firewall: the bans are enforced by the bouncers that pull them from
+            // /v1/decisions/stream.
+            (ActionKind::Ban, None) => return Ok("bouncers"),
             (ActionKind::Ban, Some(nft)) => Some(nft.clone()),
             (ActionKind::Flowspec, Some(nft)) if self.nft_flowspec => Some(nft.clone()),
             _ => None,

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod serve;
-pub use serve::{ApiConfig, ListenConfig, StoreConfig};
+pub use serve::{ApiConfig, ListenConfig, LogFile, LogsConfig, StoreConfig};
 
 /// `rampart config default`: every key with its default and a comment saying what it does.
 /// A test checks that it parses to `Config::default()` and documents every key.
@@ -31,6 +31,7 @@ pub struct Config {
     pub detect: DetectConfig,
     pub respond: RespondConfig,
     pub listen: ListenConfig,
+    pub logs: LogsConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
 }
@@ -87,6 +88,7 @@ impl Config {
         self.detect.scan.validate()?;
         self.respond.validate()?;
         self.listen.validate()?;
+        self.logs.validate()?;
         self.api.validate()?;
         self.store.validate()?;
         Ok(())

@@ -46,6 +46,84 @@ impl Default for ListenConfig {
     }
 }
 
+/// `[logs]`: access logs in, from syslog senders and from files.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Addresses to receive syslog on over UDP (RFC 3164 and 5424; a datagram is one
+    /// message). Port 0 picks a free port, logged at start.
+    pub syslog_udp: Vec<SocketAddr>,
+    /// Addresses to receive syslog on over TCP (newline or octet-counted framing, RFC 6587).
+    pub syslog_tcp: Vec<SocketAddr>,
+    /// Files followed like `tail -F`: rotation by rename or truncation is noticed.
+    pub files: Vec<LogFile>,
+    /// Read followed files from their beginning at start (otherwise from their end).
+    pub read_files_from_start: bool,
+    /// Longer lines are counted and skipped.
+    pub max_line_bytes: usize,
+    /// TCP syslog connections at once; more are refused and counted.
+    pub max_tcp_connections: usize,
+    /// Offset from UTC, in seconds, of time stamps that carry no zone (RFC 3164, most
+    /// files): 0 for hosts that log in UTC.
+    pub utc_offset_s: i32,
+}
+
+/// One followed log file.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub path: PathBuf,
+    /// `syslog`, `openvpn`, `access` or `json`; told from the first lines when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        let any = SocketAddr::from(([0u16; 8], 5514));
+        LogsConfig {
+            syslog_udp: vec![any],
+            syslog_tcp: vec![any],
+            files: Vec::new(),
+            read_files_from_start: false,
+            max_line_bytes: 64 << 10,
+            max_tcp_connections: 256,
+            utc_offset_s: 0,
+        }
+    }
+}
+
+impl LogsConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(1024..=1 << 20).contains(&self.max_line_bytes) {
+            bail!(
+                "logs.max_line_bytes: {} (must be 1 KiB to 1 MiB)",
+                self.max_line_bytes
+            );
+        }
+        if !(1..=65_536).contains(&self.max_tcp_connections) {
+            bail!(
+                "logs.max_tcp_connections: {} (must be 1 to 65536)",
+                self.max_tcp_connections
+            );
+        }
+        if !(-14 * 3600..=14 * 3600).contains(&self.utc_offset_s) {
+            bail!(
+                "logs.utc_offset_s: {} (must be within ±14 h)",
+                self.utc_offset_s
+            );
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(name) = &f.format {
+                if rampart_logs::Format::from_name(name).is_none() {
+                    bail!("logs.files[{i}].format: `{name}` (syslog, openvpn, access or json)");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[api]`: the HTTP API, the web console and the metrics.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]

@@ -2,6 +2,7 @@
 //! that decodes datagrams into record batches for the detection engine. Per-exporter counters
 //! are kept by each thread and merged into the shared view once a second.
 
+use crate::engine::Input;
 use crate::prefixes::PrefixSet;
 use crate::shared::{ExporterStats, Shared};
 use anyhow::{Context, Result};
@@ -105,7 +106,7 @@ impl RecordSink for Batcher {
 
 /// One collector thread's loop: receive, check the allow-list, decode, batch, hand on.
 /// Ends when `shared.stopping` is set.
-pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Vec<FlowRecord>>) {
+pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Input>) {
     let mut decoder = FlowDecoder::new(Limits::default());
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut sink = Batcher {
@@ -203,10 +204,10 @@ fn decode(
     }
 }
 
-fn hand_on(batch: &mut Vec<FlowRecord>, queue: &SyncSender<Vec<FlowRecord>>, shared: &Shared) {
+pub fn hand_on(batch: &mut Vec<FlowRecord>, queue: &SyncSender<Input>, shared: &Shared) {
     let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
     let n = full.len() as u64;
-    match queue.try_send(full) {
+    match queue.try_send(Input::Flows(full)) {
         Ok(()) => {
             shared.queued_records.fetch_add(n, Ordering::Relaxed);
         }

@@ -6,6 +6,7 @@ use crate::shared::Shared;
 use crate::traffic::TrafficMeter;
 use rampart_config::Config;
 use rampart_detect::{AttackEvent, DdosDetector, Phase, ScanDetector, ScanEvent};
+use rampart_logs::LogEvent;
 use rampart_model::{FlowRecord, Timestamp};
 use rampart_respond::TrafficMix;
 use rampart_store::TrafficSample;
@@ -22,6 +23,13 @@ pub enum EngineEvent {
     Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
+}
+
+/// What the engine is fed: flow records and packets, or events from access logs.
+#[derive(Debug)]
+pub enum Input {
+    Flows(Vec<FlowRecord>),
+    Logs(Vec<LogEvent>),
 }
 
 /// Orders for the engine from the rest of the daemon.
@@ -72,7 +80,7 @@ impl Engine {
     }
 
     /// Runs until the collectors are gone (their senders dropped) or the daemon stops.
-    pub fn run(mut self, records: Receiver<Vec<FlowRecord>>, control: Receiver<Control>) {
+    pub fn run(mut self, records: Receiver<Input>, control: Receiver<Control>) {
         let mut last_stats = 0u64;
         loop {
             let now = crate::clock::now().as_nanos();
@@ -114,15 +122,36 @@ impl Engine {
         }
     }
 
-    fn observe(&mut self, batch: &[FlowRecord]) {
-        for r in batch {
-            self.ddos.observe(r);
-            self.scan.observe(r);
-            self.meter.observe(r);
+    fn observe(&mut self, input: &Input) {
+        match input {
+            Input::Flows(batch) => {
+                for r in batch {
+                    self.observe_flow(r);
+                }
+                self.shared
+                    .processed_records
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Input::Logs(events) => {
+                for e in events {
+                    match e {
+                        // Firewall log lines are packets, for the scan and flood detectors.
+                        LogEvent::Flow(r) => self.observe_flow(r),
+                        LogEvent::Auth(_) | LogEvent::Http(_) => {}
+                    }
+                }
+                self.shared
+                    .processed_log_events
+                    .fetch_add(events.len() as u64, Ordering::Relaxed);
+            }
         }
-        self.shared
-            .processed_records
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn observe_flow(&mut self, r: &FlowRecord) {
+        self.ddos.observe(r);
+        self.scan.observe(r);
+        self.meter.observe(r);
     }
 
     fn tick_until(&mut self, now: Timestamp) {

@@ -15,6 +15,7 @@ mod collector;
 mod console;
 mod decisions;
 mod engine;
+mod loglisten;
 mod metrics;
 mod prefixes;
 mod recorder;
@@ -130,6 +131,8 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
                 .context("starting a collector thread")?,
         );
     }
+    let logs = loglisten::start(&config.logs, shared.clone(), record_tx.clone())?;
+    shared.set_log_listeners(logs);
     drop(record_tx);
     let engine = engine::Engine::new(&config, shared.clone(), event_tx);
     let engine = std::thread::Builder::new()

@@ -69,6 +69,36 @@ pub fn pipeline(shared: &Shared) -> Vec<Metric> {
             load(&shared.dropped_events),
         ),
         m(
+            "log_lines_total",
+            "Log lines received (syslog and followed files).",
+            Counter,
+            load(&shared.log_stats.lines),
+        ),
+        m(
+            "log_lines_dropped_total",
+            "Log lines dropped because the log parser was behind.",
+            Counter,
+            load(&shared.log_stats.lines_dropped),
+        ),
+        m(
+            "log_lines_skipped_total",
+            "Log lines the parsers could not read or skipped (too long, junk).",
+            Counter,
+            load(&shared.log_stats.lines_skipped),
+        ),
+        m(
+            "log_events_total",
+            "Events (logins, requests, firewall packets) parsed from logs.",
+            Counter,
+            load(&shared.log_stats.events),
+        ),
+        m(
+            "log_events_dropped_total",
+            "Log events dropped because the engine's queue was full.",
+            Counter,
+            load(&shared.log_stats.events_dropped),
+        ),
+        m(
             "store_errors_total",
             "Store operations that failed.",
             Counter,

@@ -95,6 +95,11 @@ pub struct Shared {
     pub dropped_records: AtomicU64,
     /// Records the engine has processed.
     pub processed_records: AtomicU64,
+    /// Log events (logins, requests, firewall packets) the engine has processed.
+    pub processed_log_events: AtomicU64,
+    /// The log intake's counters.
+    pub log_stats: Arc<crate::loglisten::LogStats>,
+    log_listeners: Mutex<Vec<crate::loglisten::LogListener>>,
     /// Datagrams from exporters outside the allow-list.
     pub refused_datagrams: AtomicU64,
     /// Live events not delivered because the recorder was behind.
@@ -126,6 +131,9 @@ impl Shared {
             queued_records: AtomicU64::new(0),
             dropped_records: AtomicU64::new(0),
             processed_records: AtomicU64::new(0),
+            processed_log_events: AtomicU64::new(0),
+            log_stats: Arc::default(),
+            log_listeners: Mutex::new(Vec::new()),
             refused_datagrams: AtomicU64::new(0),
             dropped_events: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
@@ -195,6 +203,14 @@ impl Shared {
 
     pub fn add_listener(&self, info: ListenerInfo) {
         lock(&self.listeners).push(info);
+    }
+
+    pub fn set_log_listeners(&self, l: Vec<crate::loglisten::LogListener>) {
+        *lock(&self.log_listeners) = l;
+    }
+
+    pub fn log_listeners(&self) -> Vec<crate::loglisten::LogListener> {
+        lock(&self.log_listeners).clone()
     }
 
     pub fn listeners(&self) -> Vec<ListenerInfo> {

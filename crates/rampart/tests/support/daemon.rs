@@ -38,6 +38,9 @@ pub struct Daemon {
     child: Option<Child>,
     pub api: SocketAddr,
     pub flow: SocketAddr,
+    /// Syslog over UDP and TCP.
+    pub syslog_udp: SocketAddr,
+    pub syslog_tcp: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
@@ -59,6 +62,8 @@ impl Daemon {
             .arg("serve")
             .args(["--set", "listen.flow=[\"127.0.0.1:0\"]"])
             .args(["--set", "api.listen=\"127.0.0.1:0\""])
+            .args(["--set", "logs.syslog_udp=[\"127.0.0.1:0\"]"])
+            .args(["--set", "logs.syslog_tcp=[\"127.0.0.1:0\"]"])
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -85,11 +90,20 @@ impl Daemon {
                 .lines()
                 .find(|l| l.contains("API and console at"))
                 .and_then(|l| addr_after(l, "http://"));
-            if let (Some(flow), Some(api)) = (flow, api) {
+            let syslog = |proto: &str| {
+                text.lines()
+                    .find(|l| l.contains(&format!("receiving syslog over {proto}")))
+                    .and_then(|l| addr_after(l, "listen="))
+            };
+            if let (Some(flow), Some(api), Some(udp), Some(tcp)) =
+                (flow, api, syslog("UDP"), syslog("TCP"))
+            {
                 return Daemon {
                     child: Some(child),
                     api,
                     flow,
+                    syslog_udp: udp,
+                    syslog_tcp: tcp,
                     log,
                 };
             }

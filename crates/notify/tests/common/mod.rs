@@ -1,0 +1,138 @@
+//! What the integration tests share: a runtime, sample notifications, temporary
+//! directories, free ports, and the real peers' plumbing.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod receiver;
+
+use rampart_model::Timestamp;
+use rampart_notify::{EventKind, Notification};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Runs a test body on a two-thread runtime, as the daemon runs the notifier.
+pub fn run<F: std::future::Future<Output = ()>>(f: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// A notification about a SYN flood on 203.0.113.10 and, for mitigation events, its
+/// blackhole.
+pub fn notification(event: EventKind) -> Notification {
+    let detection = json!({
+        "kind": "ddos", "vector": "syn_flood", "vectors": ["syn_flood"],
+        "target": "203.0.113.10", "direction": "inbound",
+        "start": "2026-11-22T10:00:00.000Z", "end": null,
+        "peak_pps": 1_200_000, "peak_bps": 9_800_000_000u64, "confidence": 0.97,
+        "top_sources": [], "top_src_ports": [], "top_dst_ports": [],
+        "spoofed_sources": true, "samples": 5000,
+        "evidence": "SYN packets 40x the learned baseline",
+        "id": 12, "state": "active", "updated": "2026-11-22T10:00:02.000Z", "timeline": []
+    });
+    let mitigation = event.as_str().starts_with("mitigation.").then(|| {
+        json!({"id": 3, "kind": "blackhole", "target": "203.0.113.10", "detection_id": 12,
+               "reason": "syn_flood over 1 Mpps", "requested_by": "policy",
+               "approved_by": null, "created": "2026-11-22T10:00:02.000Z",
+               "expires": "2026-11-22T11:00:02.000Z", "state": "active", "dry_run": false})
+    });
+    Notification::new(
+        event,
+        Timestamp::from_secs(1_795_000_000),
+        "test-daemon",
+        Some(detection),
+        mitigation,
+        None,
+    )
+}
+
+/// Polls `cond` every 10 ms for up to 10 s.
+pub fn until(mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < end, "condition not met within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("rampart-notify-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A free port on loopback (TCP and UDP), found by binding port 0.
+pub fn free_port() -> u16 {
+    loop {
+        let t = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = t.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The directory of these tests' scripts.
+pub fn tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+}
+
+/// Runs tests/verify_webhook.{py,sh}: true when it accepts the delivery.
+pub fn verify_script(script: &str, secret: &str, ts: &str, sig: &str, body: &Path) -> bool {
+    let path = tests_dir().join(script);
+    let mut cmd = if script.ends_with(".py") {
+        Command::new(python())
+    } else {
+        Command::new("sh")
+    };
+    cmd.arg(path).args([secret, ts, sig]).arg(body);
+    let out = cmd.output().unwrap_or_else(|e| panic!("{script}: {e}"));
+    out.status.success()
+}
+
+/// Debian's python3 (which has python3-aiosmtpd), not one from a version manager.
+pub fn python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+/// Fails the test with a message saying what to install.
+pub fn require(tool: &str, package: &str) {
+    let found = if tool.starts_with('/') {
+        Path::new(tool).exists()
+    } else {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    assert!(
+        found,
+        "{tool} is missing: install the Debian package {package} (scripts/test does)"
+    );
+}

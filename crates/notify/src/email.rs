@@ -167,6 +167,8 @@ impl EmailSink {
         let mut b = Message::builder()
             .from(self.from.clone())
             .subject(r.subject.clone())
+            // A fresh Message-ID from the host name: threads and dedupe rely on it.
+            .message_id(None)
             .raw_header(HeaderValue::new(
                 HeaderName::new_from_ascii_str("X-Rampart-Event"),
                 r.event.clone(),

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A real SMTP server for the e-mail tests: aiosmtpd (Debian python3-aiosmtpd) on loopback,
-with STARTTLS required (or TLS from the first byte) and optional AUTH LOGIN/PLAIN. Each
+with STARTTLS required (or TLS from the first byte, or no TLS at all) and optional AUTH LOGIN/PLAIN. Each
 message it accepts is written to OUT/N.json with the envelope, whether the session was
 encrypted (and how), who logged in, and the raw message. Prints "ready PORT" when it
 listens; runs until its standard input closes."""
@@ -10,6 +10,7 @@ import json
 import os
 import ssl
 import sys
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -42,12 +43,14 @@ class Recorder:
 
 
 def main():
+    # aiosmtpd itself sets the deprecated attribute on every login.
+    warnings.filterwarnings("ignore", message="Session.login_data")
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--mode", choices=["starttls", "tls"], default="starttls")
+    p.add_argument("--mode", choices=["starttls", "tls", "plain"], default="starttls")
     p.add_argument("--user")
     p.add_argument("--password")
     a = p.parse_args()
@@ -61,14 +64,15 @@ def main():
             and auth_data.login.decode() == a.user
             and auth_data.password.decode() == a.password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers a failure with 535 itself.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     kwargs = dict(hostname="127.0.0.1", port=a.port, auth_require_tls=True)
     if a.user:
         kwargs.update(authenticator=authenticator, auth_required=True)
     if a.mode == "starttls":
         kwargs.update(tls_context=ctx, require_starttls=True)
-    else:
+    elif a.mode == "tls":
         kwargs.update(ssl_context=ctx, server_hostname="127.0.0.1")
     controller = Controller(Recorder(a.out), **kwargs)
     controller.start()

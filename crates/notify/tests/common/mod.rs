@@ -136,3 +136,16 @@ pub fn require(tool: &str, package: &str) {
         "{tool} is missing: install the Debian package {package} (scripts/test does)"
     );
 }
+
+/// A file of at most 16 MiB as text (the lints forbid unbounded reads, tests included).
+pub fn read_text(path: &Path) -> String {
+    use std::io::Read;
+    let mut s = String::new();
+    #[allow(clippy::disallowed_methods)] // bounded by take()
+    std::fs::File::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .take(16 << 20)
+        .read_to_string(&mut s)
+        .unwrap();
+    s
+}

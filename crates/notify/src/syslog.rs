@@ -104,6 +104,9 @@ impl SyslogSink {
             SyslogProtocol::Tcp => {
                 // RFC 6587 §3.4.1 octet counting: "LEN SP MSG".
                 let frame = format!("{} {line}", line.len());
+                if self.tcp.as_ref().is_some_and(peer_closed) {
+                    self.tcp = None;
+                }
                 let fresh = self.tcp.is_none();
                 if fresh {
                     self.tcp = Some(self.tcp_connect().await?);
@@ -167,5 +170,19 @@ impl SyslogSink {
             .await
             .map_err(|e| format!("connect to {addr}: {e}"))?;
         Ok(sock)
+    }
+}
+
+/// Has the collector closed the connection? Collectors never send on it, so a read that
+/// finds the end of the stream means a restart; without this check the next line would
+/// be written into the dead socket and lost without an error.
+fn peer_closed(s: &TcpStream) -> bool {
+    // A real peek on the (non-blocking) socket: tokio's own try_read answers from the
+    // readiness its reactor has seen so far, which may not include the FIN yet.
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match socket2::SockRef::from(s).peek(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
     }
 }

@@ -52,6 +52,7 @@ pub fn notification(event: EventKind) -> Notification {
 }
 
 /// Polls `cond` every 10 ms for up to 10 s.
+#[track_caller]
 pub fn until(mut cond: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(10);
     while !cond() {

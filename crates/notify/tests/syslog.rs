@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Debian puts it in /usr/sbin, which not every PATH has.
+const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
+
 struct Rsyslogd {
     dir: TempDir,
     udp: u16,
@@ -23,7 +26,7 @@ struct Rsyslogd {
 
 impl Rsyslogd {
     fn start() -> Rsyslogd {
-        common::require("rsyslogd", "rsyslog");
+        common::require(RSYSLOGD, "rsyslog");
         let dir = TempDir::new("rsyslog");
         let mut r = Rsyslogd {
             dir,
@@ -58,7 +61,7 @@ input(type="imtcp" address="127.0.0.1" port="{}" ruleset="rampart")
         );
         let path = self.dir.path.join("rsyslog.conf");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new("rsyslogd")
+        let child = Command::new(RSYSLOGD)
             .arg("-n")
             .arg("-f")
             .arg(&path)

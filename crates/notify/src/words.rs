@@ -141,7 +141,11 @@ impl<'a> Fields<'a> {
         let target = self.str("target").unwrap_or("?");
         match self.str("kind") {
             Some("ddos") => {
-                let dir = self.str("direction").unwrap_or("inbound");
+                // Inbound: toward one of ours; outbound: one of ours is the attacker.
+                let dir = match self.str("direction") {
+                    Some("outbound") => "from",
+                    _ => "toward",
+                };
                 let vectors: Vec<&str> = self
                     .get("vectors")
                     .and_then(Value::as_array)
@@ -298,7 +302,7 @@ mod tests {
             title,
             "DDoS (syn flood) on 203.0.113.10 at 1.235 Mpps / 9.6 Gb/s"
         );
-        assert!(text.starts_with("DDoS (syn flood) inbound 203.0.113.10 (vectors: syn_flood, udp_flood) since 2026-11-22T10:00:00.000Z, peak 1.235 Mpps / 9.6 Gb/s, confidence 0.93."), "{text}");
+        assert!(text.starts_with("DDoS (syn flood) toward 203.0.113.10 (vectors: syn_flood, udp_flood) since 2026-11-22T10:00:00.000Z, peak 1.235 Mpps / 9.6 Gb/s, confidence 0.93."), "{text}");
         assert!(text.contains("Top sources: 198.51.100.1."));
         assert!(
             text.ends_with("SYN 40x the baseline. Detection 12."),

@@ -136,6 +136,21 @@ impl Receiver {
         s.received.clone()
     }
 
+    /// Waits for the `n`th request (1-based) and returns when it arrived.
+    pub fn wait_nth(&self, n: usize, limit: Duration) -> Option<Instant> {
+        let (lock, cv) = &*self.state;
+        let end = Instant::now() + limit;
+        let mut s = lock.lock().unwrap();
+        while s.received.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            s = cv.wait_timeout(s, left).unwrap().0;
+        }
+        Some(s.received[n - 1].at)
+    }
+
     pub fn count(&self) -> usize {
         self.state.0.lock().unwrap().received.len()
     }

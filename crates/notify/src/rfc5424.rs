@@ -122,19 +122,21 @@ pub fn structured_data(n: &Notification) -> String {
 /// characters made spaces so that line-based collectors keep one message per line; at
 /// most 255 bytes.
 pub fn escape_param(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
+    let mut out = String::with_capacity(v.len().min(255));
     for c in v.chars() {
-        if out.len() >= 255 {
+        let (escape, c) = match c {
+            '"' | '\\' | ']' => (true, c),
+            c if c.is_control() => (false, ' '),
+            c => (false, c),
+        };
+        // Whole characters and whole escapes only, within the 255 bytes.
+        if out.len() + usize::from(escape) + c.len_utf8() > 255 {
             break;
         }
-        match c {
-            '"' | '\\' | ']' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+        if escape {
+            out.push('\\');
         }
+        out.push(c);
     }
     out
 }
@@ -198,6 +200,16 @@ mod tests {
     fn escapes_and_cuts() {
         assert_eq!(escape_param(r#"a"b\c]d"#), r#"a\"b\\c\]d"#);
         assert_eq!(escape_param("x\ny"), "x y");
+        assert_eq!(
+            escape_param(&"]".repeat(200)).len(),
+            254,
+            "no half escape at the cut"
+        );
+        assert_eq!(
+            escape_param(&"é".repeat(200)).len(),
+            254,
+            "no half character"
+        );
         let mut n = sample();
         n.text = "é".repeat(3000);
         let line = rfc5424(&n, &Origin::new(3, "h o\nst", 1), 2048);

@@ -6,121 +6,18 @@
 
 mod common;
 
-use common::{notification, run, TempDir};
+use common::{notification, run, Certs, Script, TempDir};
 use rampart_notify::{EmailConfig, EventKind, Notifier, NotifyConfig, Severity, SmtpTls};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::ffi::OsString;
+use std::process::Command;
 use std::time::Duration;
-
-/// A CA and a server certificate for 127.0.0.1 signed by it.
-struct Certs {
-    dir: TempDir,
-}
-
-impl Certs {
-    fn new() -> Certs {
-        common::require("openssl", "openssl");
-        let dir = TempDir::new("smtp-certs");
-        let d = &dir.path;
-        std::fs::write(
-            d.join("server.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-             keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        openssl(
-            d,
-            &[
-                &["req", "-x509"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "2",
-                    "-subj",
-                    "/CN=Rampart test CA",
-                    "-addext",
-                    "basicConstraints=critical,CA:TRUE",
-                    "-addext",
-                    "keyUsage=critical,keyCertSign,cRLSign",
-                ],
-            ]
-            .concat(),
-        );
-        openssl(
-            d,
-            &[
-                &["req"],
-                &ec[..],
-                &[
-                    "-keyout",
-                    "server.key",
-                    "-out",
-                    "server.csr",
-                    "-subj",
-                    "/CN=127.0.0.1",
-                ],
-            ]
-            .concat(),
-        );
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "server.ext",
-            ],
-        );
-        Certs { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path.join(name)
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// aiosmtpd on a free loopback port, recording each message as OUT/N.json.
 struct SmtpServer {
     port: u16,
     out: TempDir,
-    child: Child,
+    _script: Script,
 }
 
 impl SmtpServer {
@@ -136,68 +33,41 @@ impl SmtpServer {
         );
         let out = TempDir::new("smtp-out");
         let port = common::free_port();
-        let mut cmd = Command::new(python);
-        cmd.arg(common::tests_dir().join("smtp_server.py"))
-            .args(["--port", &port.to_string(), "--mode", mode])
-            .arg("--cert")
-            .arg(certs.path("server.pem"))
-            .arg("--key")
-            .arg(certs.path("server.key"))
-            .arg("--out")
-            .arg(&out.path);
+        let mut args: Vec<OsString> = vec![
+            "--port".into(),
+            port.to_string().into(),
+            "--mode".into(),
+            mode.into(),
+            "--cert".into(),
+            certs.path("server.pem").into(),
+            "--key".into(),
+            certs.path("server.key").into(),
+            "--out".into(),
+            out.path.clone().into(),
+        ];
         if let Some((user, password)) = login {
-            cmd.args(["--user", user, "--password", password]);
+            args.extend([
+                "--user".into(),
+                user.into(),
+                "--password".into(),
+                password.into(),
+            ]);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Its log (the refused handshakes of the refusal tests) stays beside the mails.
-            .stderr(std::fs::File::create(out.path.join("server.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.starts_with("ready"), "smtp_server.py said {line:?}");
-        SmtpServer { port, out, child }
+        let script = Script::start("smtp_server.py", &args, &out.path.join("server.log"));
+        SmtpServer {
+            port,
+            out,
+            _script: script,
+        }
     }
 
     /// Waits for `n` messages and returns them in order.
     fn wait_for(&self, n: usize) -> Vec<Value> {
-        common::until(|| self.count() >= n);
-        (1..=self.count())
-            .map(|i| {
-                let text = common::read_text(&self.out.path.join(format!("{i}.json")));
-                serde_json::from_str(&text).unwrap()
-            })
-            .collect()
+        common::wait_records(&self.out.path, n)
     }
 
     fn count(&self) -> usize {
-        std::fs::read_dir(&self.out.path)
-            .unwrap()
-            .filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                let name = name.to_string_lossy();
-                name.ends_with(".json") && !name.starts_with('.')
-            })
-            .count()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        // Closing its standard input stops it; kill is the fallback.
-        drop(self.child.stdin.take());
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::count_records(&self.out.path)
     }
 }
 

@@ -3,7 +3,8 @@
 //! independent HMAC, by the Python and shell examples of docs/notify.md; Slack's shape;
 //! retries with backoff and the dead letter when the endpoint is down or failing; 429 with
 //! Retry-After; no retry on 400; a stuck endpoint that blocks neither `notify` nor the
-//! other sinks; shutdown flushing.
+//! other sinks; shutdown flushing; HTTPS with a private CA (`ca_file`) to a Python
+//! receiver (tests/https_receiver.py) that checks the signature itself.
 
 mod common;
 
@@ -380,5 +381,50 @@ fn filters_pick_what_each_endpoint_gets() {
             got,
             ["attack.started", "attack.escalated", "mitigation.failed"]
         );
+    });
+}
+
+#[test]
+fn https_with_a_private_ca_to_a_python_receiver() {
+    let certs = common::Certs::new();
+    let out = common::TempDir::new("https-out");
+    let port = common::free_port();
+    let args: Vec<std::ffi::OsString> = vec![
+        port.to_string().into(),
+        certs.path("server.pem").into(),
+        certs.path("server.key").into(),
+        out.path.clone().into(),
+        SECRET.into(),
+    ];
+    let _receiver = common::Script::start("https_receiver.py", &args, &out.path.join("log"));
+    let url = format!("https://127.0.0.1:{port}/hook");
+    let mut trusted = hook(url.clone());
+    trusted.ca_file = Some(certs.path("ca.pem"));
+    let mut untrusted = hook(url);
+    untrusted.name = Some("untrusted".into());
+    untrusted.max_attempts = 1;
+    run(async move {
+        let (notifier, mut dead) = Notifier::start(&config(vec![trusted, untrusted])).unwrap();
+        notifier.notify(notification(EventKind::AttackStarted));
+        notifier.notify(notification(EventKind::AttackEnded));
+        let got = common::wait_records(&out.path, 2);
+        for r in &got {
+            assert_eq!(r["verified"], true, "the receiver's own check: {r}");
+            assert_eq!(r["path"], "/hook");
+            assert!(r["tls"].as_str().unwrap().starts_with("TLSv1."), "{r}");
+        }
+        // Without the private CA the certificate is refused, on every notification.
+        for _ in 0..2 {
+            let l = tokio::time::timeout(Duration::from_secs(10), dead.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(l.sink, "untrusted");
+            assert!(l.last_error.contains("certificate"), "{}", l.last_error);
+        }
+        let stats = notifier.shutdown(Duration::from_secs(5)).await;
+        assert_eq!(stats.sinks[0].sent, 2);
+        assert_eq!((stats.sinks[1].sent, stats.sinks[1].dead_lettered), (0, 2));
+        assert_eq!(common::count_records(&out.path), 2);
     });
 }

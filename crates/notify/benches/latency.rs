@@ -58,7 +58,12 @@ fn report(label: &str, mut v: Vec<Duration>) {
     );
 }
 
-fn one_at_a_time(rt: &tokio::runtime::Runtime, format: WebhookFormat, label: &str) {
+/// A receiver and a notifier with one signed webhook to it.
+fn start(
+    rt: &tokio::runtime::Runtime,
+    format: WebhookFormat,
+    queue: usize,
+) -> (receiver::Receiver, Notifier) {
     let rx = receiver::Receiver::start();
     let cfg = NotifyConfig {
         name: Some("bench".into()),
@@ -66,11 +71,17 @@ fn one_at_a_time(rt: &tokio::runtime::Runtime, format: WebhookFormat, label: &st
             url: rx.url("/hook"),
             secret: Some("bench secret".into()),
             format,
+            queue,
             ..WebhookConfig::default()
         }],
         ..NotifyConfig::default()
     };
     let (notifier, _dead) = rt.block_on(async { Notifier::start(&cfg) }).unwrap();
+    (rx, notifier)
+}
+
+fn one_at_a_time(rt: &tokio::runtime::Runtime, format: WebhookFormat, label: &str) {
+    let (rx, notifier) = start(rt, format, 1_024);
     let notes: Vec<Notification> = (0..N + 50).map(|_| sample()).collect();
     let mut notes = notes.into_iter();
     // Warm up: the connection, the allocator, the caches.
@@ -92,18 +103,7 @@ fn one_at_a_time(rt: &tokio::runtime::Runtime, format: WebhookFormat, label: &st
 }
 
 fn burst(rt: &tokio::runtime::Runtime) {
-    let rx = receiver::Receiver::start();
-    let cfg = NotifyConfig {
-        name: Some("bench".into()),
-        webhooks: vec![WebhookConfig {
-            url: rx.url("/hook"),
-            secret: Some("bench secret".into()),
-            queue: N,
-            ..WebhookConfig::default()
-        }],
-        ..NotifyConfig::default()
-    };
-    let (notifier, _dead) = rt.block_on(async { Notifier::start(&cfg) }).unwrap();
+    let (rx, notifier) = start(rt, WebhookFormat::Json, N);
     notifier.notify(sample());
     rx.wait_nth(1, Duration::from_secs(10)).unwrap();
     let notes: Vec<Notification> = (0..N).map(|_| sample()).collect();

@@ -298,11 +298,12 @@ fn redact<S: Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-fn range(key: &str, v: u64, lo: u64, hi: u64) -> Result<(), NotifyConfigError> {
+/// `{section}.{name}` must be within lo..=hi.
+fn range(section: &str, name: &str, v: u64, lo: u64, hi: u64) -> Result<(), NotifyConfigError> {
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {
-        bad(key, format!("must be {lo} to {hi}"))
+        bad(format!("{section}.{name}"), format!("must be {lo} to {hi}"))
     }
 }
 
@@ -387,27 +388,24 @@ impl WebhookConfig {
         }
         self.filter.validate(key)?;
         range(
-            &format!("{key}.connect_timeout_ms"),
+            key,
+            "connect_timeout_ms",
             self.connect_timeout_ms,
             1,
             60_000,
         )?;
-        range(&format!("{key}.timeout_ms"), self.timeout_ms, 1, 300_000)?;
+        range(key, "timeout_ms", self.timeout_ms, 1, 300_000)?;
+        range(key, "max_attempts", self.max_attempts.into(), 1, 100)?;
+        range(key, "max_age_s", self.max_age_s, 1, 7 * 86_400)?;
+        range(key, "backoff_ms", self.backoff_ms, 1, 3_600_000)?;
         range(
-            &format!("{key}.max_attempts"),
-            self.max_attempts.into(),
-            1,
-            100,
-        )?;
-        range(&format!("{key}.max_age_s"), self.max_age_s, 1, 7 * 86_400)?;
-        range(&format!("{key}.backoff_ms"), self.backoff_ms, 1, 3_600_000)?;
-        range(
-            &format!("{key}.backoff_max_ms"),
+            key,
+            "backoff_max_ms",
             self.backoff_max_ms,
             self.backoff_ms,
             3_600_000,
         )?;
-        range(&format!("{key}.queue"), self.queue as u64, 1, 1_000_000)
+        range(key, "queue", self.queue as u64, 1, 1_000_000)
     }
 
     /// The HMAC key, from `secret` or `secret_file`; `None` when neither is set.
@@ -464,20 +462,10 @@ impl EmailConfig {
             _ => {}
         }
         self.filter.validate(key)?;
-        range(
-            &format!("{key}.max_per_minute"),
-            self.max_per_minute.into(),
-            1,
-            1_000,
-        )?;
-        range(&format!("{key}.timeout_ms"), self.timeout_ms, 1, 300_000)?;
-        range(
-            &format!("{key}.max_attempts"),
-            self.max_attempts.into(),
-            1,
-            20,
-        )?;
-        range(&format!("{key}.queue"), self.queue as u64, 1, 1_000_000)
+        range(key, "max_per_minute", self.max_per_minute.into(), 1, 1_000)?;
+        range(key, "timeout_ms", self.timeout_ms, 1, 300_000)?;
+        range(key, "max_attempts", self.max_attempts.into(), 1, 20)?;
+        range(key, "queue", self.queue as u64, 1, 1_000_000)
     }
 
     pub fn load_password(&self, key: &str) -> Result<Option<String>, NotifyConfigError> {
@@ -511,12 +499,13 @@ impl SyslogConfig {
         }
         self.filter.validate(key)?;
         range(
-            &format!("{key}.connect_timeout_ms"),
+            key,
+            "connect_timeout_ms",
             self.connect_timeout_ms,
             1,
             60_000,
         )?;
-        range(&format!("{key}.queue"), self.queue as u64, 1, 1_000_000)
+        range(key, "queue", self.queue as u64, 1, 1_000_000)
     }
 }
 

@@ -106,17 +106,24 @@ fn header(content: &str, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// STARTTLS with the test CA and login as `rampart` with `password` (from a file, with
+/// the newline editors leave).
+fn with_login(server: &SmtpServer, certs: &Certs, password: &str) -> (EmailConfig, TempDir) {
+    let secrets = TempDir::new("smtp-password");
+    let file = secrets.path.join("password");
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    let mut e = email(server.port, SmtpTls::Starttls);
+    e.username = Some("rampart".into());
+    e.password_file = Some(file);
+    e.ca_file = Some(certs.path("ca.pem"));
+    (e, secrets)
+}
+
 #[test]
 fn starttls_with_login_delivers_with_our_headers() {
     let certs = Certs::new();
     let server = SmtpServer::start(&certs, "starttls", Some(("rampart", "s3cret pass")));
-    let secrets = TempDir::new("smtp-password");
-    let password = secrets.path.join("password");
-    std::fs::write(&password, "s3cret pass\n").unwrap();
-    let mut e = email(server.port, SmtpTls::Starttls);
-    e.username = Some("rampart".into());
-    e.password_file = Some(password);
-    e.ca_file = Some(certs.path("ca.pem"));
+    let (mut e, _secrets) = with_login(&server, &certs, "s3cret pass");
     e.html = true;
     run(async move {
         let (notifier, _dead) = Notifier::start(&config(e)).unwrap();
@@ -293,13 +300,7 @@ fn an_untrusted_certificate_is_refused() {
 fn a_wrong_password_is_not_retried() {
     let certs = Certs::new();
     let server = SmtpServer::start(&certs, "starttls", Some(("rampart", "right")));
-    let secrets = TempDir::new("smtp-wrong");
-    let password = secrets.path.join("password");
-    std::fs::write(&password, "wrong").unwrap();
-    let mut e = email(server.port, SmtpTls::Starttls);
-    e.username = Some("rampart".into());
-    e.password_file = Some(password);
-    e.ca_file = Some(certs.path("ca.pem"));
+    let (mut e, _secrets) = with_login(&server, &certs, "wrong");
     e.max_attempts = 3;
     run(async move {
         let (notifier, mut dead) = Notifier::start(&config(e)).unwrap();

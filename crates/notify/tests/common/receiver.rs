@@ -123,6 +123,15 @@ impl Receiver {
 
     /// Waits until `n` requests came (or `limit` passed) and returns them all.
     pub fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        self.waited(n, limit, |r| r.to_vec())
+    }
+
+    /// Waits for the `n`th request (1-based) and returns when it arrived.
+    pub fn wait_nth(&self, n: usize, limit: Duration) -> Option<Instant> {
+        self.waited(n, limit, |r| r.get(n - 1).map(|r| r.at))
+    }
+
+    fn waited<T>(&self, n: usize, limit: Duration, f: impl FnOnce(&[Received]) -> T) -> T {
         let (lock, cv) = &*self.state;
         let end = Instant::now() + limit;
         let mut s = lock.lock().unwrap();
@@ -133,22 +142,7 @@ impl Receiver {
             }
             s = cv.wait_timeout(s, left).unwrap().0;
         }
-        s.received.clone()
-    }
-
-    /// Waits for the `n`th request (1-based) and returns when it arrived.
-    pub fn wait_nth(&self, n: usize, limit: Duration) -> Option<Instant> {
-        let (lock, cv) = &*self.state;
-        let end = Instant::now() + limit;
-        let mut s = lock.lock().unwrap();
-        while s.received.len() < n {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            s = cv.wait_timeout(s, left).unwrap().0;
-        }
-        Some(s.received[n - 1].at)
+        f(&s.received)
     }
 
     pub fn count(&self) -> usize {

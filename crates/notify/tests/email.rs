@@ -248,10 +248,7 @@ fn starttls_is_required_unless_turned_off() {
         e.ca_file = Some(certs.path("ca.pem"));
         let (notifier, mut dead) = Notifier::start(&config(e)).unwrap();
         notifier.notify(notification(EventKind::AttackStarted));
-        let letter = tokio::time::timeout(Duration::from_secs(20), dead.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert_eq!(letter.sink, "email");
         assert_eq!(letter.endpoint, format!("smtp://127.0.0.1:{port}"));
         assert!(
@@ -282,10 +279,7 @@ fn an_untrusted_certificate_is_refused() {
         let (notifier, mut dead) =
             Notifier::start(&config(email(server.port, SmtpTls::Starttls))).unwrap();
         notifier.notify(notification(EventKind::AttackStarted));
-        let letter = tokio::time::timeout(Duration::from_secs(20), dead.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert!(
             letter.last_error.contains("certificate"),
             "{}",
@@ -305,10 +299,7 @@ fn a_wrong_password_is_not_retried() {
     run(async move {
         let (notifier, mut dead) = Notifier::start(&config(e)).unwrap();
         notifier.notify(notification(EventKind::AttackStarted));
-        let letter = tokio::time::timeout(Duration::from_secs(20), dead.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert_eq!(
             letter.attempts, 1,
             "a 535 is permanent: {}",

@@ -176,10 +176,7 @@ fn endpoint_down_retries_then_dead_letter() {
         let (notifier, mut dead) = Notifier::start(&config(vec![h])).unwrap();
         let n = notification(EventKind::MitigationFailed);
         notifier.notify(n.clone());
-        let letter = tokio::time::timeout(Duration::from_secs(20), dead.recv())
-            .await
-            .expect("a dead letter")
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert_eq!(letter.sink, "webhook-0");
         assert!(letter.endpoint.starts_with("http://127.0.0.1:"));
         assert!(
@@ -209,10 +206,7 @@ fn failing_endpoint_backs_off_exponentially() {
     run(async move {
         let (notifier, mut dead) = Notifier::start(&config(vec![h])).unwrap();
         notifier.notify(notification(EventKind::AttackStarted));
-        let letter = tokio::time::timeout(Duration::from_secs(20), dead.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert_eq!(letter.attempts, 5);
         assert_eq!(letter.last_error, "HTTP 503");
         let got = rx.wait_for(5, Duration::from_secs(1));
@@ -280,10 +274,7 @@ fn client_errors_are_not_retried() {
     run(async move {
         let (notifier, mut dead) = Notifier::start(&config(vec![h])).unwrap();
         notifier.notify(notification(EventKind::AttackStarted));
-        let letter = tokio::time::timeout(Duration::from_secs(10), dead.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let letter = common::next_dead_letter(&mut dead).await;
         assert_eq!(letter.attempts, 1);
         assert_eq!(letter.last_error, "HTTP 400: invalid_payload");
         // The next one goes through: a refusal is about one notification, not the sink.
@@ -415,10 +406,7 @@ fn https_with_a_private_ca_to_a_python_receiver() {
         }
         // Without the private CA the certificate is refused, on every notification.
         for _ in 0..2 {
-            let l = tokio::time::timeout(Duration::from_secs(10), dead.recv())
-                .await
-                .unwrap()
-                .unwrap();
+            let l = common::next_dead_letter(&mut dead).await;
             assert_eq!(l.sink, "untrusted");
             assert!(l.last_error.contains("certificate"), "{}", l.last_error);
         }

@@ -318,3 +318,13 @@ pub fn wait_records(dir: &Path, n: usize) -> Vec<serde_json::Value> {
         .map(|i| serde_json::from_str(&read_text(&dir.join(format!("{i}.json")))).unwrap())
         .collect()
 }
+
+/// The next dead letter, within 20 s.
+pub async fn next_dead_letter(
+    dead: &mut tokio::sync::mpsc::Receiver<rampart_notify::DeadLetter>,
+) -> rampart_notify::DeadLetter {
+    tokio::time::timeout(Duration::from_secs(20), dead.recv())
+        .await
+        .expect("a dead letter within 20 s")
+        .expect("the notifier is running")
+}

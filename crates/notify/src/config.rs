@@ -619,8 +619,16 @@ mod tests {
             let e = parse(toml).unwrap_err();
             assert!(e.starts_with(key), "{toml}: {e}");
         }
-        let e = parse("[[notify.webhooks]]\nurl = \"http://x\"\nretries = 3").unwrap_err();
-        assert!(e.contains("retries"), "{e}");
+        // Unknown keys are refused, beside the flattened filter keys too.
+        for toml in [
+            "[[notify.webhooks]]\nurl = \"http://x\"\nretries = 3",
+            "[notify.email]\nserver = \"s\"\nretries = 3",
+            "[[notify.syslog]]\naddress = \"s:1\"\nretries = 3",
+            "[notify]\nretries = 3",
+        ] {
+            let e = parse(toml).unwrap_err();
+            assert!(e.contains("unknown field `retries`"), "{toml}: {e}");
+        }
     }
 
     #[test]

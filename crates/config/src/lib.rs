@@ -30,6 +30,7 @@ pub struct Config {
     pub protect: Vec<Cidr>,
     pub detect: DetectConfig,
     pub respond: RespondConfig,
+    pub notify: rampart_notify::NotifyConfig,
     pub listen: ListenConfig,
     pub logs: LogsConfig,
     pub api: ApiConfig,
@@ -87,6 +88,7 @@ impl Config {
         self.detect.scan.protect = self.protect.clone();
         self.detect.scan.validate()?;
         self.respond.validate()?;
+        self.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         self.listen.validate()?;
         self.logs.validate()?;
         self.api.validate()?;

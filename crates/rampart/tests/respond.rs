@@ -9,56 +9,14 @@
 
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/netflow5.rs"]
+mod netflow5;
 
 use daemon::{program, token, wait_for, Daemon, Scratch, RAMPART};
+use netflow5::{send_v5, syn_flood_burst, Rec};
 use serde_json::Value;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// One NetFlow v5 record: source, destination, ports, protocol, flags, packets, and its
-/// duration in milliseconds (ending now).
-struct Rec {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-    flags: u8,
-    packets: u32,
-    duration_ms: u32,
-}
-
-/// NetFlow v5 datagrams (30 records each) stamped with the wall clock.
-fn send_v5(to: SocketAddr, recs: &[Rec]) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let uptime: u32 = 3_600_000;
-    for chunk in recs.chunks(30) {
-        let mut d = Vec::with_capacity(24 + 48 * chunk.len());
-        d.extend_from_slice(&5u16.to_be_bytes());
-        d.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
-        d.extend_from_slice(&uptime.to_be_bytes());
-        d.extend_from_slice(&(now.as_secs() as u32).to_be_bytes());
-        d.extend_from_slice(&now.subsec_nanos().to_be_bytes());
-        d.extend_from_slice(&[0; 8]); // sequence, engine, sampling
-        for r in chunk {
-            d.extend_from_slice(&r.src.octets());
-            d.extend_from_slice(&r.dst.octets());
-            d.extend_from_slice(&[0; 4]); // next hop
-            d.extend_from_slice(&[0; 4]); // input, output
-            d.extend_from_slice(&r.packets.to_be_bytes());
-            d.extend_from_slice(&(r.packets * 60).to_be_bytes());
-            d.extend_from_slice(&(uptime - r.duration_ms).to_be_bytes());
-            d.extend_from_slice(&uptime.to_be_bytes());
-            d.extend_from_slice(&r.sport.to_be_bytes());
-            d.extend_from_slice(&r.dport.to_be_bytes());
-            d.extend_from_slice(&[0, r.flags, r.proto, 0]);
-            d.extend_from_slice(&[0; 8]); // AS numbers, masks, padding
-        }
-        s.send_to(&d, to).unwrap();
-    }
-}
 
 fn sh(args: &[&str]) -> (bool, String) {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
@@ -315,22 +273,6 @@ impl Drop for Bird {
     }
 }
 
-fn syn_flood_burst(d: &Daemon) {
-    let flood: Vec<Rec> = (0..30u32)
-        .map(|i| Rec {
-            src: Ipv4Addr::from(0xc633_6400 + i),
-            dst: Ipv4Addr::new(203, 0, 113, 100),
-            sport: 1024 + i as u16,
-            dport: 80,
-            proto: 6,
-            flags: 0x02,
-            packets: 200,
-            duration_ms: 500,
-        })
-        .collect();
-    send_v5(d.flow, &flood);
-}
-
 #[test]
 fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
     let port = {
@@ -376,7 +318,7 @@ fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
     let flow = std::thread::scope(|s| {
         s.spawn(|| {
             for _ in 0..16 {
-                syn_flood_burst(&d);
+                syn_flood_burst(d.flow);
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
         });

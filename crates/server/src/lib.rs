@@ -144,15 +144,37 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     // allowed to flow records (exporters' timeouts).
     let grace =
         Duration::from_secs(config.detect.ddos.end_after_s + config.detect.ddos.max_lateness_s);
+    let (notifier, dead_letters) = rampart_notify::Notifier::start(&config.notify)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("starting notifications")?;
+    let notifier = Arc::new(notifier);
+    shared.set_notifier(Some(notifier.clone()));
+    let dead = tokio::spawn(record_dead_letters(
+        store.clone(),
+        shared.clone(),
+        dead_letters,
+    ));
     let (respond_in, respond_rx) = tokio::sync::mpsc::channel(4_096);
     let (command_tx, command_rx) = tokio::sync::mpsc::channel(256);
-    let responder =
-        responder::Responder::new(config.respond.clone(), store.clone(), shared.clone()).await;
+    let responder = responder::Responder::new(
+        config.respond.clone(),
+        store.clone(),
+        shared.clone(),
+        notifier.clone(),
+    )
+    .await;
     if config.respond.dry_run {
         tracing::info!("respond.dry_run: mitigations are decided and audited, not announced");
     }
     let responder = tokio::spawn(responder.run(respond_rx, command_rx));
-    let recorder = recorder::Recorder::new(store.clone(), shared.clone(), grace, respond_in).await;
+    let recorder = recorder::Recorder::new(
+        store.clone(),
+        shared.clone(),
+        grace,
+        respond_in,
+        notifier.clone(),
+    )
+    .await;
     let recorder = tokio::spawn(recorder.run(event_rx));
 
     let retention = Retention {
@@ -208,8 +230,41 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     let _ = recorder.await;
     drop(state);
     let _ = responder.await;
+    shared.set_notifier(None);
+    // What is still queued gets a few seconds to go out; the rest becomes dead letters.
+    if let Ok(n) = Arc::try_unwrap(notifier) {
+        n.shutdown(SHUTDOWN_GRACE).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), dead).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Notifications a sink gave up on are kept in the audit log, with the notification.
+async fn record_dead_letters(
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    mut dead: tokio::sync::mpsc::Receiver<rampart_notify::DeadLetter>,
+) {
+    while let Some(d) = dead.recv().await {
+        tracing::warn!(sink = %d.sink, endpoint = %d.endpoint, error = %d.last_error, "notification not delivered");
+        let entry = rampart_store::AuditEntry {
+            at: d.at,
+            actor: "system".into(),
+            action: "notify.dead_letter".into(),
+            subject: format!("{} ({})", d.sink, d.endpoint),
+            detection_id: None,
+            result: "failed".into(),
+            detail: serde_json::to_value(&d).unwrap_or_default(),
+        };
+        let s = store.clone();
+        if !matches!(
+            tokio::task::spawn_blocking(move || s.append_audit(&entry)).await,
+            Ok(Ok(_))
+        ) {
+            shared.store_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 async fn handle_signals(state: api::AppState) {

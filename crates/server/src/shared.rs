@@ -115,6 +115,7 @@ pub struct Shared {
     live: Mutex<VecDeque<LiveSecond>>,
     detect_stats: Mutex<Option<(DdosStats, ScanStats)>>,
     bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
+    notifier: Mutex<Option<Arc<rampart_notify::Notifier>>>,
     pub events: broadcast::Sender<LiveEvent>,
 }
 
@@ -146,6 +147,7 @@ impl Shared {
             live: Mutex::new(VecDeque::with_capacity(LIVE_SECONDS)),
             detect_stats: Mutex::new(None),
             bgp: Mutex::new(None),
+            notifier: Mutex::new(None),
             events: broadcast::channel(4_096).0,
         }
     }
@@ -240,6 +242,15 @@ impl Shared {
 
     pub fn set_detect_stats(&self, ddos: DdosStats, scan: ScanStats) {
         *lock(&self.detect_stats) = Some((ddos, scan));
+    }
+
+    pub fn set_notifier(&self, n: Option<Arc<rampart_notify::Notifier>>) {
+        *lock(&self.notifier) = n;
+    }
+
+    /// Per-sink notification counters; `None` once stopped.
+    pub fn notify_stats(&self) -> Option<rampart_notify::NotifyStats> {
+        lock(&self.notifier).as_ref().map(|n| n.stats())
     }
 
     pub fn set_bgp(&self, speaker: Option<Arc<rampart_bgp::Speaker>>) {

@@ -145,6 +145,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             "events_dropped": load(&shared.log_stats.events_dropped),
         },
         "api": { "listen": config.api.listen },
+        "notify": shared.notify_stats(),
         "detectors": detectors,
         "store": { "path": config.store.path },
     }))

@@ -129,6 +129,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             "queue_records": config.listen.queue_records,
         },
         "listeners": shared.listeners(),
+        "captures": shared.captures(),
         "api": { "listen": config.api.listen },
         "detectors": detectors,
         "store": { "path": config.store.path },
@@ -381,6 +382,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         all.extend(metrics::detectors(&d, &s));
     }
     all.extend(metrics::exporters(shared));
+    all.extend(metrics::captures(shared));
     let ports: Vec<u16> = shared.listeners().iter().map(|l| l.listen.port()).collect();
     all.extend(
         tokio::task::spawn_blocking(move || metrics::socket_drops(&ports))

@@ -237,8 +237,7 @@ mod ring {
         match e {
             netring::Error::PermissionDenied => anyhow::anyhow!(
                 "listen.interfaces: capturing on {name} is not permitted: run rampart serve as \
-                 root, or give it CAP_NET_RAW and CAP_NET_ADMIN \
-                 (setcap cap_net_raw,cap_net_admin=eip /path/to/rampart)"
+                 root, or give it CAP_NET_RAW (setcap cap_net_raw=eip /path/to/rampart)"
             ),
             netring::Error::InterfaceNotFound(_) => anyhow::anyhow!(
                 "listen.interfaces: there is no interface named {name} (`ip link` lists them)"

@@ -55,6 +55,10 @@ mod frames {
     pub struct Frames {
         decoder: CaptureDecoder,
         linktype: u32,
+        /// Frames stamped before this are not the interface's: see [`Frames::new`].
+        not_before: Option<Timestamp>,
+        /// Frames skipped for that.
+        pub skipped: u64,
         pub batch: Vec<FlowRecord>,
         packets: u64,
         bytes: u64,
@@ -63,11 +67,17 @@ mod frames {
     }
 
     impl Frames {
-        /// `linktype` is a pcap `LINKTYPE_` number (1 Ethernet, 101 raw IP).
-        pub fn new(linktype: u32) -> Self {
+        /// `linktype` is a pcap `LINKTYPE_` number (1 Ethernet, 101 raw IP). `bound_at` is
+        /// when the socket was bound to its interface: a packet socket receives from every
+        /// interface from its creation until then, so the frames its ring holds from before
+        /// are skipped. Only until the first later one, so that a clock stepped back later
+        /// cannot hide traffic.
+        pub fn new(linktype: u32, bound_at: Timestamp) -> Self {
             Frames {
                 decoder: CaptureDecoder::new(Limits::default()),
                 linktype,
+                not_before: Some(bound_at),
+                skipped: 0,
                 batch: Vec::with_capacity(crate::collector::BATCH),
                 packets: 0,
                 bytes: 0,
@@ -79,6 +89,13 @@ mod frames {
         /// One frame as the ring holds it; its records go to `batch`.
         #[inline]
         pub fn frame(&mut self, time: Timestamp, data: &[u8], wire_len: u32) {
+            if let Some(t) = self.not_before {
+                if time < t {
+                    self.skipped += 1;
+                    return;
+                }
+                self.not_before = None;
+            }
             self.packets += 1;
             self.bytes += u64::from(wire_len);
             let packet = CapturedPacket {
@@ -137,6 +154,8 @@ mod ring {
     pub struct Ring {
         interface: String,
         capture: Capture,
+        /// When the socket was bound to the interface (see [`Frames::new`]).
+        bound_at: Timestamp,
         linktype: u32,
         counters: Arc<CaptureCounters>,
     }
@@ -216,12 +235,19 @@ mod ring {
                     .fanout_flags(FanoutFlags::ROLLOVER);
             }
             match builder.build() {
-                Ok(capture) => out.push(Ring {
-                    interface: name.to_string(),
-                    capture,
-                    linktype,
-                    counters: counters.clone(),
-                }),
+                Ok(capture) => {
+                    // Until it was bound, the socket took every interface's packets, and
+                    // dropped some: those drops are not this interface's. Reading the
+                    // counters resets them.
+                    let _ = capture.stats();
+                    out.push(Ring {
+                        interface: name.to_string(),
+                        capture,
+                        bound_at: crate::clock::now(),
+                        linktype,
+                        counters: counters.clone(),
+                    })
+                }
                 Err(netring::Error::SockOpt {
                     option: "PACKET_FANOUT",
                     ..
@@ -271,7 +297,7 @@ mod ring {
 
     impl Ring {
         pub fn run(mut self, shared: &Shared, queue: &SyncSender<Vec<FlowRecord>>) {
-            let mut frames = Frames::new(self.linktype);
+            let mut frames = Frames::new(self.linktype, self.bound_at);
             let counters = self.counters.clone();
             let (mut first_in_batch, mut last_stats) = (None::<Instant>, Instant::now());
             let hand = |frames: &mut Frames| {
@@ -320,6 +346,13 @@ mod ring {
             }
             frames.publish(&counters);
             self.kernel_drops();
+            if frames.skipped > 0 {
+                tracing::info!(
+                    interface = %self.interface,
+                    frames = frames.skipped,
+                    "skipped frames of other interfaces received before the socket was bound"
+                );
+            }
         }
 
         /// Adds the kernel's drops since the last call (reading them resets them).
@@ -367,8 +400,17 @@ mod tests {
 
     #[test]
     fn frames_become_packet_records_with_the_ring_time_and_bad_ones_are_counted() {
-        let mut frames = Frames::new(1);
         let t = Timestamp::from_secs_nanos(1_795_341_600, 123_456_789);
+        let mut frames = Frames::new(1, t);
+        // From before the bind: another interface's; then ours, and then an earlier time
+        // again (the clock stepped back) is ours too.
+        frames.frame(t.saturating_sub_millis(1), &syn(), 60);
+        assert_eq!((frames.skipped, frames.batch.len()), (1, 0));
+        frames.frame(t, &syn(), 60);
+        frames.batch.clear();
+        frames.frame(t.saturating_sub_millis(5_000), &syn(), 60);
+        assert_eq!((frames.skipped, frames.batch.len()), (1, 1));
+        frames.batch.clear();
         frames.frame(t, &syn(), 60);
         // A truncated IPv4 header, a frame shorter than Ethernet, and ARP.
         frames.frame(t, &syn()[..24], 24);
@@ -388,8 +430,8 @@ mod tests {
         frames.publish(&counters);
         frames.publish(&counters);
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        assert_eq!(load(&counters.packets), 4);
-        assert_eq!(load(&counters.bytes), 150);
+        assert_eq!(load(&counters.packets), 6);
+        assert_eq!(load(&counters.bytes), 270);
         assert_eq!(load(&counters.errors), 2);
         assert_eq!(load(&counters.non_ip), 1);
     }

@@ -275,6 +275,19 @@ mod tests {
                 "respond.flowspec_max_collateral",
             ),
             ("listen.sockets_per_port=0", "listen.sockets_per_port"),
+            ("listen.interfaces=[\"a b\"]", "listen.interfaces"),
+            ("listen.interfaces=[\"\"]", "listen.interfaces"),
+            (
+                "listen.interfaces=[\"eth0\", \"eth0\"]",
+                "listen.interfaces",
+            ),
+            ("listen.capture_threads=0", "listen.capture_threads"),
+            (
+                "listen.capture_block_bytes=100000",
+                "listen.capture_block_bytes",
+            ),
+            ("listen.capture_blocks=1", "listen.capture_blocks"),
+            ("listen.capture_blocks=65536", "listen.capture_blocks"),
             ("store.retention_days=0", "store.retention_days"),
             ("api.max_body_bytes=1", "api.max_body_bytes"),
         ] {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Records per batch handed to the engine.
 pub const BATCH: usize = 512;
 /// A partial batch waits at most this long, so detection latency stays low at low rates.
-const FLUSH_AFTER: Duration = Duration::from_millis(10);
+pub const FLUSH_AFTER: Duration = Duration::from_millis(10);
 /// Largest datagram (UDP's limit).
 const MAX_DATAGRAM: usize = 65_536;
 
@@ -204,15 +204,19 @@ fn decode(
     }
 }
 
-pub fn hand_on(batch: &mut Vec<FlowRecord>, queue: &SyncSender<Input>, shared: &Shared) {
+/// Hands a batch to the engine without waiting; a full queue drops it and counts it.
+/// Returns whether it was queued.
+pub fn hand_on(batch: &mut Vec<FlowRecord>, queue: &SyncSender<Input>, shared: &Shared) -> bool {
     let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
     let n = full.len() as u64;
     match queue.try_send(Input::Flows(full)) {
         Ok(()) => {
             shared.queued_records.fetch_add(n, Ordering::Relaxed);
+            true
         }
         Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
             shared.dropped_records.fetch_add(n, Ordering::Relaxed);
+            false
         }
     }
 }

@@ -6,10 +6,12 @@
 //! ```text
 //! UDP sockets ─► collector threads ─► bounded queue ─► engine thread ─► recorder ─► store
 //!  (SO_REUSEPORT)  decode, batch        (drops counted)  detect, meter     │         │
-//!                                                                         └► live events ─► API
+//! AF_PACKET rings ─► capture threads ─┘                                   └► live events ─► API
+//!  (feature `capture`, fanout)
 //! ```
 
 pub mod api;
+mod capture;
 mod clock;
 mod collector;
 mod console;
@@ -103,6 +105,7 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
         });
         sockets.extend(bound);
     }
+    let rings = capture::open(&config.listen, &shared)?;
     let api_listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| {
@@ -129,6 +132,15 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
                 .name(format!("collector-{i}"))
                 .spawn(move || collector::run(s, shared, tx))
                 .context("starting a collector thread")?,
+        );
+    }
+    for (i, ring) in rings.into_iter().enumerate() {
+        let (shared, tx) = (shared.clone(), record_tx.clone());
+        collectors.push(
+            std::thread::Builder::new()
+                .name(format!("capture-{i}"))
+                .spawn(move || capture::run(ring, shared, tx))
+                .context("starting a capture thread")?,
         );
     }
     let logs = loglisten::start(&config.logs, shared.clone(), record_tx.clone())?;

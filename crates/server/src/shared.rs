@@ -68,6 +68,60 @@ pub struct ListenerInfo {
     pub recv_buffer_bytes: usize,
 }
 
+/// One capture interface's counters, added to by its capture threads.
+#[derive(Debug, Default)]
+pub struct CaptureCounters {
+    /// Frames read from the rings.
+    pub packets: AtomicU64,
+    /// Their lengths on the wire.
+    pub bytes: AtomicU64,
+    /// Frames the kernel dropped because a ring was full (PACKET_STATISTICS tp_drops).
+    pub kernel_drops: AtomicU64,
+    /// Frames (or flow datagrams inside them) that could not be decoded.
+    pub errors: AtomicU64,
+    /// Frames that carry no IP (ARP, LLDP, ...), skipped.
+    pub non_ip: AtomicU64,
+    /// Records handed to the engine's queue.
+    pub records: AtomicU64,
+    /// Records dropped because the engine's queue was full.
+    pub queue_drops: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl CaptureCounters {
+    pub fn set_last_error(&self, e: String) {
+        *lock(&self.last_error) = Some(e);
+    }
+}
+
+/// A capture interface: how it was opened and its counters.
+#[derive(Debug)]
+pub struct CaptureInfo {
+    pub interface: String,
+    pub sockets: usize,
+    /// Ring bytes per socket.
+    pub ring_bytes: usize,
+    pub promiscuous: bool,
+    pub counters: Arc<CaptureCounters>,
+}
+
+/// A capture interface as `/api/v1/status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaptureView {
+    pub interface: String,
+    pub sockets: usize,
+    pub ring_bytes: usize,
+    pub promiscuous: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub errors: u64,
+    pub non_ip: u64,
+    pub records: u64,
+    pub queue_drops: u64,
+    pub last_error: Option<String>,
+}
+
 /// Something that happened, for the console's live stream (`/api/v1/events`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -112,6 +166,7 @@ pub struct Shared {
     allowed: RwLock<Arc<PrefixSet>>,
     generation: AtomicU64,
     listeners: Mutex<Vec<ListenerInfo>>,
+    captures: Mutex<Vec<CaptureInfo>>,
     live: Mutex<VecDeque<LiveSecond>>,
     detect_stats: Mutex<Option<(DdosStats, ScanStats)>>,
     bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
@@ -144,6 +199,7 @@ impl Shared {
             allowed: RwLock::new(Arc::new(allowed)),
             generation: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            captures: Mutex::new(Vec::new()),
             live: Mutex::new(VecDeque::with_capacity(LIVE_SECONDS)),
             detect_stats: Mutex::new(None),
             bgp: Mutex::new(None),
@@ -217,6 +273,34 @@ impl Shared {
 
     pub fn listeners(&self) -> Vec<ListenerInfo> {
         lock(&self.listeners).clone()
+    }
+
+    pub fn add_capture(&self, info: CaptureInfo) {
+        lock(&self.captures).push(info);
+    }
+
+    pub fn captures(&self) -> Vec<CaptureView> {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        lock(&self.captures)
+            .iter()
+            .map(|c| {
+                let n = &c.counters;
+                CaptureView {
+                    interface: c.interface.clone(),
+                    sockets: c.sockets,
+                    ring_bytes: c.ring_bytes,
+                    promiscuous: c.promiscuous,
+                    packets: load(&n.packets),
+                    bytes: load(&n.bytes),
+                    kernel_drops: load(&n.kernel_drops),
+                    errors: load(&n.errors),
+                    non_ip: load(&n.non_ip),
+                    records: load(&n.records),
+                    queue_drops: load(&n.queue_drops),
+                    last_error: lock(&n.last_error).clone(),
+                }
+            })
+            .collect()
     }
 
     pub fn push_live(&self, second: LiveSecond) {

@@ -144,6 +144,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             "events": load(&shared.log_stats.events),
             "events_dropped": load(&shared.log_stats.events_dropped),
         },
+        "captures": shared.captures(),
         "api": { "listen": config.api.listen },
         "notify": shared.notify_stats(),
         "detectors": detectors,
@@ -397,6 +398,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         all.extend(metrics::detectors(&d, &s));
     }
     all.extend(metrics::exporters(shared));
+    all.extend(metrics::captures(shared));
     let ports: Vec<u16> = shared.listeners().iter().map(|l| l.listen.port()).collect();
     all.extend(
         tokio::task::spawn_blocking(move || metrics::socket_drops(&ports))

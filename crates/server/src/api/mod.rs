@@ -281,6 +281,11 @@ impl AppState {
                 || new.listen.recv_buffer_bytes != old.listen.recv_buffer_bytes
                 || new.listen.queue_records != old.listen.queue_records
                 || new.listen.max_exporters != old.listen.max_exporters
+                || new.listen.interfaces != old.listen.interfaces
+                || new.listen.capture_threads != old.listen.capture_threads
+                || new.listen.capture_block_bytes != old.listen.capture_block_bytes
+                || new.listen.capture_blocks != old.listen.capture_blocks
+                || new.listen.capture_promiscuous != old.listen.capture_promiscuous
             {
                 restart.push("listen");
             }

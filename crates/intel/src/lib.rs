@@ -3,11 +3,14 @@
 //! bundles, MISP feeds, TAXII 2.1, plain lists), the sharing-policy exporter and a TAXII
 //! 2.1 server. Parsing and matching are sans-I/O; HTTP is a thin shell.
 
+pub mod export;
 pub mod indicator;
 pub mod lists;
 pub mod matcher;
+pub mod misp;
 pub mod pattern;
 pub mod stix;
+pub mod store;
 
 pub use indicator::{HashAlgo, Indicator, Observable, Tlp};
 pub use matcher::{IndicatorSet, Match, Matched, SetBuilder, SharedIndicators};

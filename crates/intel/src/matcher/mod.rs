@@ -235,12 +235,8 @@ impl IndicatorSet {
                 + self.post.capacity() * 4
                 + self.entries.capacity() * std::mem::size_of::<Entry>()
                 + self.ids.iter().map(|s| s.len() + 16).sum::<usize>()
-                + self
-                    .domains
-                    .iter()
-                    .map(|(k, _)| k.len() + 40)
-                    .sum::<usize>()
-                + self.urls.iter().map(|(k, _)| k.len() + 32).sum::<usize>()
+                + self.domains.keys().map(|k| k.len() + 40).sum::<usize>()
+                + self.urls.keys().map(|k| k.len() + 32).sum::<usize>()
                 + self.hashes.len() * 48,
         }
     }

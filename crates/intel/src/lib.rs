@@ -4,6 +4,7 @@
 //! 2.1 server. Parsing and matching are sans-I/O; HTTP is a thin shell.
 
 pub mod export;
+pub mod feeds;
 pub mod indicator;
 pub mod lists;
 pub mod matcher;
@@ -11,6 +12,7 @@ pub mod misp;
 pub mod pattern;
 pub mod stix;
 pub mod store;
+pub mod taxii;
 
 pub use indicator::{HashAlgo, Indicator, Observable, Tlp};
 pub use matcher::{IndicatorSet, Match, Matched, SetBuilder, SharedIndicators};

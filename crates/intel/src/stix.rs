@@ -206,6 +206,11 @@ impl<'de, F: FnMut(&RawValue) -> Result<(), String>> Visitor<'de> for &mut Conta
         let mut saw_objects = false;
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match &*key {
+                // A TAXII envelope without objects says `more` (and perhaps `next`).
+                "more" => {
+                    saw_objects = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
                 "type" => c.kind = map.next_value::<String>()?,
                 "id" => c.id = Some(map.next_value::<String>()?),
                 "objects" => {

@@ -136,6 +136,9 @@ pub trait IndicatorStore: Send + Sync {
     fn expire(&self, source: &str, before: Timestamp) -> Result<u64>;
     /// Deletes every indicator of a feed (a feed removed from the config).
     fn drop_source(&self, source: &str) -> Result<u64>;
+    /// Sets `last_seen` to `now` for a feed's indicators carrying any of these labels (a
+    /// MISP event still listed but unchanged).
+    fn touch_labelled(&self, source: &str, labels: &[String], now: Timestamp) -> Result<u64>;
     fn indicators(&self, q: &IndicatorQuery) -> Result<Vec<Indicator>>;
     /// Every indicator, patterns parsed, for building matchers.
     fn for_each_indicator(&self, f: &mut dyn FnMut(Indicator)) -> Result<u64>;
@@ -444,6 +447,25 @@ impl IndicatorStore for SqliteIntelStore {
             .execute("DELETE FROM indicators WHERE source = ?1", params![source])
             .map(|n| n as u64)
             .map_err(sql("drop a feed's indicators"))
+    }
+
+    fn touch_labelled(&self, source: &str, labels: &[String], now: Timestamp) -> Result<u64> {
+        let c = lock(&self.writer);
+        let mut n = 0;
+        for chunk in labels.chunks(500) {
+            let text = format!(
+                "UPDATE indicators SET last_seen_ns = ? WHERE source = ? AND EXISTS
+                 (SELECT 1 FROM json_each(indicators.labels) WHERE value IN ({}))",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut args: Vec<rusqlite::types::Value> =
+                vec![ns(now).into(), source.to_string().into()];
+            args.extend(chunk.iter().map(|l| l.clone().into()));
+            n += c
+                .execute(&text, params_from_iter(args))
+                .map_err(sql("touch indicators"))? as u64;
+        }
+        Ok(n)
     }
 
     fn indicators(&self, q: &IndicatorQuery) -> Result<Vec<Indicator>> {
@@ -818,6 +840,16 @@ mod tests {
         s.upsert_indicators(&[ind("indicator--a", "f", 10)], t(400))
             .unwrap();
         assert_eq!(s.expire("f", t(300)).unwrap(), 1);
+        let mut tagged = ind("indicator--c", "m", 10);
+        tagged.labels = vec!["misp-event:e1".into()];
+        s.upsert_indicators(&[tagged], t(10)).unwrap();
+        assert_eq!(
+            s.touch_labelled("m", &["misp-event:e1".into()], t(500))
+                .unwrap(),
+            1
+        );
+        assert_eq!(s.expire("m", t(450)).unwrap(), 0);
+        s.drop_source("m").unwrap();
         s.add_sightings("f", "indicator--a", 3).unwrap();
         let mut n = 0;
         s.for_each_indicator(&mut |i| {

@@ -513,11 +513,14 @@ pub fn new_id(kind: &str) -> String {
     format!("{kind}--{}", uuid::Uuid::new_v4())
 }
 
-/// The same id for the same name every time (UUIDv5 in Rampart's namespace), so that
-/// re-exporting one reflector updates one indicator instead of minting another.
+/// The same id for the same name every time, so that re-exporting one reflector updates
+/// one indicator instead of minting another. Its bits come from a UUIDv5 hash in Rampart's
+/// namespace, shaped as version 4, which STIX asks of domain objects.
 pub fn derived_id(kind: &str, name: &str) -> String {
     let ns = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"https://rampart.invalid/stix");
-    format!("{kind}--{}", uuid::Uuid::new_v5(&ns, name.as_bytes()))
+    let hashed = uuid::Uuid::new_v5(&ns, name.as_bytes());
+    let id = uuid::Builder::from_random_bytes(*hashed.as_bytes()).into_uuid();
+    format!("{kind}--{id}")
 }
 
 /// RFC 3339 with microseconds (TAXII `date_added`, whose order paging relies on).

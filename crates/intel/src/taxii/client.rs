@@ -226,8 +226,10 @@ impl TaxiiClient {
                 break;
             }
             match n_next {
-                Some(n) if Some(&n) != next.as_ref() => next = Some(n),
-                // `more` without a new `next`: nothing to continue from.
+                // Some servers (medallion) keep one `next` for the whole read: continue
+                // while pages bring objects.
+                Some(n) if count > 0 => next = Some(n),
+                // `more` without `next`, or an empty page: nothing to continue from.
                 _ => break,
             }
         }

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 /// The venv that scripts/test makes (`target/pyenv`), or `RAMPART_PYENV`.
 pub fn pyenv() -> PathBuf {
-    let dir = std::env::var_os("RAMPART_PYENV").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv")
-    });
+    let dir = std::env::var_os("RAMPART_PYENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv"));
     let python = dir.join("bin/python");
     assert!(
         python.exists(),
@@ -29,7 +29,11 @@ pub fn pyenv() -> PathBuf {
 
 pub fn py_tool(name: &str) -> PathBuf {
     let p = pyenv().join("bin").join(name);
-    assert!(p.exists(), "{} is missing from the venv: run scripts/test", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing from the venv: run scripts/test",
+        p.display()
+    );
     p
 }
 
@@ -41,7 +45,11 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn wait_port(port: u16, timeout: Duration) -> bool {
@@ -63,7 +71,13 @@ pub fn tokens() -> StaticTokens {
         ("analyst-secret", "analyst", Role::Analyst),
         ("partner-secret", "partner", Role::Viewer),
     ] {
-        t.0.insert(secret.into(), Principal { name: name.into(), role });
+        t.0.insert(
+            secret.into(),
+            Principal {
+                name: name.into(),
+                role,
+            },
+        );
     }
     t
 }
@@ -82,7 +96,10 @@ impl Running {
 }
 
 /// Our TAXII server on a loopback port, with its own runtime and store.
-pub fn start_server(config: TaxiiConfig, state_hook: impl FnOnce(TaxiiState) -> TaxiiState) -> Running {
+pub fn start_server(
+    config: TaxiiConfig,
+    state_hook: impl FnOnce(TaxiiState) -> TaxiiState,
+) -> Running {
     let dir = scratch("taxii");
     let store = Arc::new(SqliteIntelStore::open(&dir.join("intel.db")).unwrap());
     let state = state_hook(TaxiiState::new(config, store.clone(), Arc::new(tokens())));
@@ -98,7 +115,12 @@ pub fn start_server(config: TaxiiConfig, state_hook: impl FnOnce(TaxiiState) -> 
         let l = tokio::net::TcpListener::from_std(listener).unwrap();
         axum::serve(l, router(state)).await.unwrap();
     });
-    Running { addr, store, dir, _rt: rt }
+    Running {
+        addr,
+        store,
+        dir,
+        _rt: rt,
+    }
 }
 
 /// Runs a command, failing the test with its output when it fails.

@@ -50,12 +50,13 @@ pub fn parse_manifest(bytes: &[u8], what: &str) -> Result<(Vec<ManifestEntry>, u
     let mut bad = 0;
     let mut out = Vec::with_capacity(map.len());
     for (uuid, ev) in map {
-        if uuid::Uuid::try_parse(&uuid).is_err() {
+        // The key names a file to fetch: only the plain hyphenated form is let through.
+        let Ok(parsed) = uuid::Uuid::try_parse(&uuid) else {
             bad += 1;
             continue;
-        }
+        };
         out.push(ManifestEntry {
-            uuid: uuid.to_ascii_lowercase(),
+            uuid: parsed.hyphenated().to_string(),
             timestamp: ev.timestamp,
             info: ev.info,
         });

@@ -494,7 +494,8 @@ pub fn import_bundle_bytes(
     Ok(out)
 }
 
-pub(crate) fn take_object(raw: &str, cx: &ImportContext<'_>, out: &mut Imported) {
+/// Sorts one raw object into `out`: an indicator, a revoked id, another object or an error.
+pub fn take_object(raw: &str, cx: &ImportContext<'_>, out: &mut Imported) {
     match indicator_from_json(raw, cx) {
         Ok(None) => out.other_objects += 1,
         Ok(Some(Ok(ind))) => {

@@ -2,6 +2,8 @@
 //! loopback: discovery, collections, polling with paging (medallion pages by 2 here) and
 //! `added_after`, basic auth; then a `taxii` feed refreshed through the engine, twice.
 
+#![allow(clippy::unwrap_used)] // helpers of the tests fail the test
+
 mod common;
 
 use common::*;

@@ -1,6 +1,6 @@
 //! Helpers for the tests with real peers: the Python venv with the PyPI tools, loopback
 //! ports, scratch directories, our TAXII server started on a port of its own.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)] // test support: a failure here is a failed test
 
 use rampart_intel::store::SqliteIntelStore;
 use rampart_intel::taxii::server::{router, StaticTokens, TaxiiState};

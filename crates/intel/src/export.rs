@@ -135,6 +135,129 @@ pub fn subjects_of(d: &Detection, out: &mut Vec<Subject>, withheld: &mut Vec<(St
     }
 }
 
+/// The subjects of a detection as JSON (`rampart analyze --format json`, or a stored
+/// detection's body), so that stored detections export without their types. Kinds other
+/// than `ddos` and `scan` that carry a `source` (the access-abuse detectors) give it as
+/// `login-abuse`, with `users`/`user` as personal data; `ioc_match` gives nothing (the
+/// indicator came from someone else).
+pub fn subjects_of_json(v: &Value, out: &mut Vec<Subject>, withheld: &mut Vec<(String, Withheld)>) {
+    let time = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Timestamp>().ok())
+    };
+    let inbound = v.get("direction").and_then(Value::as_str) != Some("outbound");
+    let confidence = v.get("confidence").and_then(Value::as_f64).unwrap_or(0.0);
+    let start = time("start").unwrap_or(Timestamp::EPOCH);
+    let end = time("end").or_else(|| time("last_seen")).unwrap_or(start);
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind == "ddos" {
+        let parse = |x: &Value| serde_json::from_value::<DdosVector>(x.clone()).ok();
+        let mut vectors: Vec<DdosVector> = v
+            .get("vectors")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(parse).collect())
+            .unwrap_or_default();
+        vectors.extend(v.get("vector").and_then(parse));
+        let spoofed = v
+            .get("spoofed_sources")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let reflection = vectors.iter().copied().find(|x| is_reflection(*x));
+        let why = if !inbound {
+            Some(Withheld::Outbound)
+        } else if spoofed {
+            Some(Withheld::Spoofed)
+        } else if reflection.is_none() {
+            Some(Withheld::NotReflection)
+        } else {
+            None
+        };
+        let sources = v.get("top_sources").and_then(Value::as_array);
+        for s in sources.into_iter().flatten() {
+            let Some(addr) = s
+                .get("addr")
+                .and_then(Value::as_str)
+                .and_then(|a| a.parse::<IpAddr>().ok())
+            else {
+                continue;
+            };
+            match (why, reflection) {
+                (None, Some(r)) => out.push(Subject {
+                    addr,
+                    role: "reflector",
+                    kind: r.as_str().into(),
+                    first_seen: start,
+                    last_seen: end,
+                    count: s.get("packets").and_then(Value::as_u64).unwrap_or(1).max(1),
+                    confidence,
+                    description: format!(
+                        "Reflector in a {} attack on a protected network.",
+                        r.as_str().replace('_', " ")
+                    ),
+                    users: Vec::new(),
+                }),
+                (w, _) => withheld.push((addr.to_string(), w.unwrap_or(Withheld::NotReflection))),
+            }
+        }
+        return;
+    }
+    if kind == "ioc_match" {
+        return;
+    }
+    let Some(addr) = v
+        .get("source")
+        .and_then(Value::as_str)
+        .and_then(|a| a.parse::<IpAddr>().ok())
+    else {
+        return;
+    };
+    if !inbound {
+        withheld.push((addr.to_string(), Withheld::Outbound));
+        return;
+    }
+    let mut users: Vec<String> = v
+        .get("users")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    users.extend(v.get("user").and_then(Value::as_str).map(String::from));
+    let scan = kind == "scan";
+    let count = v
+        .get(if scan { "probes" } else { "attempts" })
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    out.push(Subject {
+        addr,
+        role: if scan { "scanner" } else { "login-abuse" },
+        kind: if scan {
+            format!(
+                "{}-scan",
+                v.get("scan_type").and_then(Value::as_str).unwrap_or("port")
+            )
+        } else {
+            kind.to_string()
+        },
+        first_seen: start,
+        last_seen: end,
+        count: count.max(1),
+        confidence,
+        description: format!(
+            "{} from this address against a protected network.",
+            capitalise(&if scan {
+                "scan".to_string()
+            } else {
+                kind.replace('_', " ")
+            })
+        ),
+        users,
+    });
+}
+
 fn ddos_subjects(
     d: &DdosDetection,
     out: &mut Vec<Subject>,
@@ -215,6 +338,21 @@ pub fn export_detections(
     let mut withheld = Vec::new();
     for d in detections {
         subjects_of(d, &mut subjects, &mut withheld);
+    }
+    export_subjects(subjects, withheld, protected, policy, now)
+}
+
+/// A bundle for detections given as JSON (stored detections' bodies, `analyze` output).
+pub fn export_json(
+    detections: &[Value],
+    protected: &[Cidr],
+    policy: &SharePolicy,
+    now: Timestamp,
+) -> Export {
+    let mut subjects = Vec::new();
+    let mut withheld = Vec::new();
+    for d in detections {
+        subjects_of_json(d, &mut subjects, &mut withheld);
     }
     export_subjects(subjects, withheld, protected, policy, now)
 }
@@ -447,6 +585,36 @@ mod tests {
             e.bundle["objects"][2]["id"],
             again.bundle["objects"][2]["id"]
         );
+    }
+
+    #[test]
+    fn json_detections_give_the_same_subjects() {
+        let dets = vec![
+            ddos(
+                DdosVector::NtpAmplification,
+                false,
+                &["192.0.2.123", "198.51.100.7"],
+            ),
+            ddos(DdosVector::SynFlood, true, &["198.51.100.1"]),
+        ];
+        let (mut a, mut wa) = (Vec::new(), Vec::new());
+        let (mut b, mut wb) = (Vec::new(), Vec::new());
+        for d in &dets {
+            subjects_of(d, &mut a, &mut wa);
+            subjects_of_json(&serde_json::to_value(d).unwrap(), &mut b, &mut wb);
+        }
+        let addrs = |v: &[Subject]| {
+            v.iter()
+                .map(|s| (s.addr, s.role, s.kind.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(addrs(&a), addrs(&b));
+        assert_eq!(wa, wb);
+        let login = serde_json::json!({"kind": "password_spray", "source": "192.0.2.9", "users": ["alice"],
+            "start": "2026-11-22T10:00:00.000Z", "confidence": 0.9});
+        subjects_of_json(&login, &mut b, &mut wb);
+        assert_eq!(b.last().unwrap().users, ["alice"]);
+        assert_eq!(b.last().unwrap().role, "login-abuse");
     }
 
     #[test]

@@ -5,9 +5,7 @@
 
 use crate::indicator::Tlp;
 use crate::stix::{derived_id, new_id};
-use rampart_model::{
-    Cidr, DdosDetection, DdosVector, Detection, Direction, ScanDetection, Timestamp,
-};
+use rampart_model::{Cidr, DdosVector, Detection, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -129,9 +127,9 @@ pub fn is_global(addr: IpAddr) -> bool {
 
 /// The subjects one detection offers, and what it withholds by its nature.
 pub fn subjects_of(d: &Detection, out: &mut Vec<Subject>, withheld: &mut Vec<(String, Withheld)>) {
-    match d {
-        Detection::Ddos(d) => ddos_subjects(d, out, withheld),
-        Detection::Scan(s) => scan_subject(s, out, withheld),
+    // One reading of detections, the JSON one, serves typed and stored detections alike.
+    if let Ok(v) = serde_json::to_value(d) {
+        subjects_of_json(&v, out, withheld);
     }
 }
 
@@ -192,8 +190,9 @@ pub fn subjects_of_json(v: &Value, out: &mut Vec<Subject>, withheld: &mut Vec<(S
                     count: s.get("packets").and_then(Value::as_u64).unwrap_or(1).max(1),
                     confidence,
                     description: format!(
-                        "Reflector in a {} attack on a protected network.",
-                        r.as_str().replace('_', " ")
+                        "Reflector in a {} attack on a protected network ({:.0} % of its packets).",
+                        r.as_str().replace('_', " "),
+                        s.get("share").and_then(Value::as_f64).unwrap_or(0.0) * 100.0
                     ),
                     users: Vec::new(),
                 }),
@@ -255,68 +254,6 @@ pub fn subjects_of_json(v: &Value, out: &mut Vec<Subject>, withheld: &mut Vec<(S
             })
         ),
         users,
-    });
-}
-
-fn ddos_subjects(
-    d: &DdosDetection,
-    out: &mut Vec<Subject>,
-    withheld: &mut Vec<(String, Withheld)>,
-) {
-    let why = if d.direction == Direction::Outbound {
-        Some(Withheld::Outbound)
-    } else if d.spoofed_sources {
-        Some(Withheld::Spoofed)
-    } else if !d.vectors.iter().any(|v| is_reflection(*v)) {
-        Some(Withheld::NotReflection)
-    } else {
-        None
-    };
-    let reflection = d.vectors.iter().copied().find(|v| is_reflection(*v));
-    for s in &d.top_sources {
-        if let (None, Some(v)) = (why, reflection) {
-            out.push(Subject {
-                addr: s.addr,
-                role: "reflector",
-                kind: v.as_str().into(),
-                first_seen: d.start,
-                last_seen: d.end.unwrap_or(d.start),
-                count: s.packets.max(1),
-                confidence: d.confidence,
-                description: format!(
-                    "Reflector in a {} attack on a protected network ({:.0} % of its packets).",
-                    v.as_str().replace('_', " "),
-                    s.share * 100.0
-                ),
-                users: Vec::new(),
-            });
-        } else if let Some(w) = why {
-            withheld.push((s.addr.to_string(), w));
-        }
-    }
-}
-
-fn scan_subject(s: &ScanDetection, out: &mut Vec<Subject>, withheld: &mut Vec<(String, Withheld)>) {
-    if s.direction == Direction::Outbound {
-        withheld.push((s.source.to_string(), Withheld::Outbound));
-        return;
-    }
-    out.push(Subject {
-        addr: s.source,
-        role: "scanner",
-        kind: format!("{}-scan", s.scan_type.as_str()),
-        first_seen: s.start,
-        last_seen: s.end.unwrap_or(s.last_seen),
-        count: s.probes.max(1),
-        confidence: s.confidence,
-        description: format!(
-            "{} {} scan of a protected network: {} ports, {} hosts.",
-            capitalise(s.scan_type.as_str()),
-            s.protocol.as_str().to_ascii_uppercase(),
-            s.ports,
-            s.hosts
-        ),
-        users: Vec::new(),
     });
 }
 
@@ -482,7 +419,7 @@ pub fn export_subjects(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rampart_model::{ScanProtocol, ScanType, TopAddr};
+    use rampart_model::{DdosDetection, Direction, ScanDetection, ScanProtocol, ScanType, TopAddr};
 
     fn ddos(vector: DdosVector, spoofed: bool, sources: &[&str]) -> Detection {
         Detection::Ddos(DdosDetection {

@@ -329,3 +329,36 @@ fn status_codes_headers_and_rights() {
         resp.body_mut().read_to_string().unwrap()
     );
 }
+
+#[test]
+fn our_exports_published_into_the_default_collection() {
+    use rampart_intel::export::{export_subjects, SharePolicy, Subject};
+    use rampart_intel::taxii::server::publish;
+    use rampart_model::Timestamp;
+    let srv = start_server(config(), |s| s);
+    let s = Subject {
+        addr: "192.0.2.53".parse().unwrap(),
+        role: "reflector",
+        kind: "dns_amplification".into(),
+        first_seen: Timestamp::from_secs(1_795_341_600),
+        last_seen: Timestamp::from_secs(1_795_341_700),
+        count: 10,
+        confidence: 0.9,
+        description: "Reflector.".into(),
+        users: vec![],
+    };
+    let now = Timestamp::from_secs(1_795_342_000);
+    let e = export_subjects(vec![s], vec![], &[], &SharePolicy::default(), now);
+    let (added, refused) = publish(&*srv.store, &default_collection_id(), &e.bundle, now).unwrap();
+    assert_eq!((added.len(), refused), (4, 0)); // identity, marking, indicator, sighting
+    let col = format!("{}/api/collections/{}", srv.base(), default_collection_id());
+    let (_, body, _) = get(
+        &format!("{col}/objects/?match[type]=sighting"),
+        Some("viewer-secret"),
+        MEDIA_TYPE,
+    );
+    assert!(body.contains("\"sighting_of_ref\""), "{body}");
+    // Publishing the same export again adds nothing new.
+    let (again, _) = publish(&*srv.store, &default_collection_id(), &e.bundle, now).unwrap();
+    assert!(again.iter().all(|a| !a.new));
+}

@@ -612,45 +612,8 @@ fn ingest(state: &TaxiiState, c: &CollectionConfig, body: &[u8]) -> Result<Value
         .save_status(&status_id, &c.id, &pending.to_string(), now)
         .map_err(store_err)?;
 
-    let mut failures: Vec<(String, Option<String>, String)> = Vec::new();
-    let mut heads: Vec<(ObjectHead<'_>, Option<Timestamp>, &str)> = Vec::new();
-    for raw in &raws {
-        let head = match serde_json::from_str::<ObjectHead<'_>>(raw) {
-            Ok(h) => h,
-            Err(e) => {
-                failures.push(("".into(), None, format!("not a STIX object: {e}")));
-                continue;
-            }
-        };
-        if let Err(e) = head.check() {
-            failures.push((head.id.to_string(), None, e));
-            continue;
-        }
-        let version = head
-            .modified
-            .as_deref()
-            .or(head.created.as_deref())
-            .map(|v| v.parse::<Timestamp>());
-        let version = match version {
-            Some(Ok(t)) => Some(t),
-            Some(Err(e)) => {
-                failures.push((head.id.to_string(), None, format!("modified/created: {e}")));
-                continue;
-            }
-            None => None,
-        };
-        heads.push((head, version, raw));
-    }
-    let objects: Vec<NewObject<'_>> = heads
-        .iter()
-        .map(|(h, v, raw)| NewObject {
-            id: &h.id,
-            kind: &h.kind,
-            version: *v,
-            spec_version: h.spec_version.as_deref().unwrap_or("2.1"),
-            body: raw,
-        })
-        .collect();
+    let (heads, failures) = read_heads(&raws);
+    let objects = new_objects(&heads);
     let added = state
         .store
         .add_objects(&c.id, &objects, now)
@@ -681,13 +644,87 @@ fn ingest(state: &TaxiiState, c: &CollectionConfig, body: &[u8]) -> Result<Value
     Ok(done)
 }
 
+/// A failed object: its id (if it had one), version, and why.
+type Failure = (String, Option<String>, String);
+/// An object ready to store: its head, version and raw JSON.
+type Ready<'a> = (ObjectHead<'a>, Option<Timestamp>, &'a str);
+
+/// Reads each raw object's type, id and version; those without are failures.
+fn read_heads<S: AsRef<str>>(raws: &[S]) -> (Vec<Ready<'_>>, Vec<Failure>) {
+    let mut failures = Vec::new();
+    let mut heads = Vec::new();
+    for raw in raws {
+        let raw = raw.as_ref();
+        let head = match serde_json::from_str::<ObjectHead<'_>>(raw) {
+            Ok(h) => h,
+            Err(e) => {
+                failures.push(("".into(), None, format!("not a STIX object: {e}")));
+                continue;
+            }
+        };
+        if let Err(e) = head.check() {
+            failures.push((head.id.to_string(), None, e));
+            continue;
+        }
+        let version = head
+            .modified
+            .as_deref()
+            .or(head.created.as_deref())
+            .map(|v| v.parse::<Timestamp>());
+        let version = match version {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                failures.push((head.id.to_string(), None, format!("modified/created: {e}")));
+                continue;
+            }
+            None => None,
+        };
+        heads.push((head, version, raw));
+    }
+    (heads, failures)
+}
+
+fn new_objects<'a>(heads: &'a [Ready<'a>]) -> Vec<NewObject<'a>> {
+    heads
+        .iter()
+        .map(|(h, v, raw)| NewObject {
+            id: &h.id,
+            kind: &h.kind,
+            version: *v,
+            spec_version: h.spec_version.as_deref().unwrap_or("2.1"),
+            body: raw,
+        })
+        .collect()
+}
+
+/// Puts the objects of a bundle we made (an export) into one of our collections, so that
+/// partners polling it receive them. Returns what was added and the objects refused.
+pub fn publish(
+    store: &dyn TaxiiStore,
+    collection: &str,
+    bundle: &Value,
+    now: Timestamp,
+) -> std::result::Result<(Vec<Added>, usize), crate::store::IntelStoreError> {
+    let raws: Vec<String> = bundle
+        .get("objects")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(Value::to_string).collect())
+        .unwrap_or_default();
+    let (heads, failures) = read_heads(&raws);
+    let objects = new_objects(&heads);
+    Ok((
+        store.add_objects(collection, &objects, now)?,
+        failures.len(),
+    ))
+}
+
 fn status_json(
     id: &str,
     at: Timestamp,
     status: &str,
     total: usize,
     added: &[Added],
-    failures: &[(String, Option<String>, String)],
+    failures: &[Failure],
 ) -> Value {
     let successes: Vec<Value> = added
         .iter()

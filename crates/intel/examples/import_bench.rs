@@ -92,6 +92,27 @@ fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         let r = intel.refresh("bench", now)?;
         t_feed.push(t.elapsed().as_secs_f64());
+        // Where the refresh's time goes, on a second store: store only, then rebuild only.
+        let store2 = Arc::new(SqliteIntelStore::open(
+            &dir.join(format!("phases-{run}.db")),
+        )?);
+        let bytes =
+            rampart_intel::feeds::fetch(None, Some(&dir.join("bundle.json")), None, 4 << 30)
+                .map_err(anyhow::Error::msg)?;
+        let got = import_bundle_bytes(&bytes, &cx, &BundleLimits::default())?;
+        drop(bytes);
+        let t = Instant::now();
+        rampart_intel::store::IndicatorStore::upsert_indicators(&*store2, &got.indicators, now)?;
+        let t_store = t.elapsed().as_secs_f64();
+        let intel2 = Intel::new(IntelConfig::default(), store2);
+        let t = Instant::now();
+        intel2.rebuild(now)?;
+        println!(
+            "  phases: store {t_store:.2} s, rebuild from store {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+        drop((got, intel2));
+        let _ = std::fs::remove_file(dir.join(format!("phases-{run}.db")));
         assert_eq!(r.written, n as u64);
         assert_eq!(intel.indicators().load().stats().indicators, n);
         println!(

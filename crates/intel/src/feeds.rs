@@ -655,8 +655,8 @@ impl Intel {
     fn build(&self, now: Timestamp) -> Result<IndicatorSet, FeedError> {
         let mut b = SetBuilder::new();
         self.store
-            .for_each_indicator(&mut |i| {
-                b.add_indicator(&i, now);
+            .for_each_matchable(&mut |m| {
+                b.add_matchable(&m, now);
             })
             .map_err(|e| FeedError::Store(e, "rebuild".into()))?;
         let lists: Vec<(String, Arc<ListPart>)> = self

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 use std::io::Read;
+use std::ops::Deref;
 
 /// Bounds on what one bundle may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,7 +80,7 @@ pub fn for_each_object<R: Read>(
         256 * 1024,
         limited,
     ));
-    run(&mut de, source_name, limits, f)
+    run::<_, Box<RawValue>>(&mut de, source_name, limits, f)
 }
 
 /// As [`for_each_object`] for bytes in memory (faster: no copy through a reader).
@@ -96,20 +97,22 @@ pub fn for_each_object_in(
         });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    run(&mut de, source_name, limits, f)
+    // Objects borrowed from the bytes: no copy of each one.
+    run::<_, &RawValue>(&mut de, source_name, limits, f)
 }
 
-fn run<'de, R: serde_json::de::Read<'de>>(
+fn run<'de, R: serde_json::de::Read<'de>, E: Deserialize<'de> + Deref<Target = RawValue>>(
     de: &mut serde_json::Deserializer<R>,
     source_name: &str,
     limits: &BundleLimits,
     f: impl FnMut(&RawValue) -> Result<(), String>,
 ) -> Result<Container, BundleError> {
-    let mut seed = ContainerSeed {
+    let mut seed = ContainerSeed::<_, E> {
         f,
         limits,
         count: 0,
         stop: None,
+        element: std::marker::PhantomData,
     };
     let result = (&mut seed).deserialize(&mut *de).and_then(|c| {
         de.end()?;
@@ -178,15 +181,20 @@ enum Stop {
     Refused(String),
 }
 
-struct ContainerSeed<'l, F> {
+struct ContainerSeed<'l, F, E> {
     f: F,
     limits: &'l BundleLimits,
     count: u64,
     stop: Option<Stop>,
+    /// How each object is held: borrowed from bytes in memory, or boxed from a reader.
+    element: std::marker::PhantomData<E>,
 }
 
-impl<'de, F: FnMut(&RawValue) -> Result<(), String>> DeserializeSeed<'de>
-    for &mut ContainerSeed<'_, F>
+impl<
+        'de,
+        F: FnMut(&RawValue) -> Result<(), String>,
+        E: Deserialize<'de> + Deref<Target = RawValue>,
+    > DeserializeSeed<'de> for &mut ContainerSeed<'_, F, E>
 {
     type Value = Container;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Container, D::Error> {
@@ -194,7 +202,12 @@ impl<'de, F: FnMut(&RawValue) -> Result<(), String>> DeserializeSeed<'de>
     }
 }
 
-impl<'de, F: FnMut(&RawValue) -> Result<(), String>> Visitor<'de> for &mut ContainerSeed<'_, F> {
+impl<
+        'de,
+        F: FnMut(&RawValue) -> Result<(), String>,
+        E: Deserialize<'de> + Deref<Target = RawValue>,
+    > Visitor<'de> for &mut ContainerSeed<'_, F, E>
+{
     type Value = Container;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -236,10 +249,13 @@ impl<'de, F: FnMut(&RawValue) -> Result<(), String>> Visitor<'de> for &mut Conta
     }
 }
 
-struct ObjectsSeed<'a, 'l, F>(&'a mut ContainerSeed<'l, F>);
+struct ObjectsSeed<'a, 'l, F, E>(&'a mut ContainerSeed<'l, F, E>);
 
-impl<'de, F: FnMut(&RawValue) -> Result<(), String>> DeserializeSeed<'de>
-    for ObjectsSeed<'_, '_, F>
+impl<
+        'de,
+        F: FnMut(&RawValue) -> Result<(), String>,
+        E: Deserialize<'de> + Deref<Target = RawValue>,
+    > DeserializeSeed<'de> for ObjectsSeed<'_, '_, F, E>
 {
     type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -247,7 +263,12 @@ impl<'de, F: FnMut(&RawValue) -> Result<(), String>> DeserializeSeed<'de>
     }
 }
 
-impl<'de, F: FnMut(&RawValue) -> Result<(), String>> Visitor<'de> for ObjectsSeed<'_, '_, F> {
+impl<
+        'de,
+        F: FnMut(&RawValue) -> Result<(), String>,
+        E: Deserialize<'de> + Deref<Target = RawValue>,
+    > Visitor<'de> for ObjectsSeed<'_, '_, F, E>
+{
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -256,7 +277,7 @@ impl<'de, F: FnMut(&RawValue) -> Result<(), String>> Visitor<'de> for ObjectsSee
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let s = self.0;
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+        while let Some(raw) = seq.next_element::<E>()? {
             s.count += 1;
             if s.count > s.limits.max_objects {
                 s.stop = Some(Stop::TooMany);
@@ -324,6 +345,8 @@ fn clip(s: &str) -> &str {
 
 #[derive(Deserialize)]
 struct IndicatorIn<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
     #[serde(borrow)]
     id: Cow<'a, str>,
     #[serde(borrow)]
@@ -390,14 +413,29 @@ pub fn indicator_from_json(
     raw: &str,
     cx: &ImportContext<'_>,
 ) -> Result<Option<Result<Indicator, String>>, String> {
-    let head: ObjectHead<'_> =
-        serde_json::from_str(raw).map_err(|e| format!("object without type and id: {e}"))?;
-    if head.kind != "indicator" {
+    // One parse for the common case; the head alone tells other objects from broken ones.
+    let i: IndicatorIn<'_> = match serde_json::from_str(raw) {
+        Ok(i) => i,
+        Err(e) => {
+            let head: ObjectHead<'_> = serde_json::from_str(raw)
+                .map_err(|e| format!("object without type and id: {e}"))?;
+            if head.kind != "indicator" {
+                return Ok(None);
+            }
+            return Err(format!("{}: {e}", clip(&head.id)));
+        }
+    };
+    if i.kind != "indicator" {
         return Ok(None);
     }
-    head.check()?;
-    let i: IndicatorIn<'_> =
-        serde_json::from_str(raw).map_err(|e| format!("{}: {e}", clip(&head.id)))?;
+    ObjectHead {
+        kind: Cow::Borrowed(&i.kind),
+        id: Cow::Borrowed(&i.id),
+        spec_version: None,
+        created: None,
+        modified: None,
+    }
+    .check()?;
     let id = i.id.to_string();
     let bad = |why: String| Err(format!("{}: {why}", clip(&id)));
     let Some(pattern_text) = i.pattern else {

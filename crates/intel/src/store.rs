@@ -32,9 +32,9 @@ const MIGRATIONS: &[&str] = &[
         modified_ns INTEGER NOT NULL,
         first_seen_ns INTEGER NOT NULL,
         last_seen_ns INTEGER NOT NULL,
-        sightings INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (source, id)
-    ) WITHOUT ROWID;
+        sightings INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX indicators_by_id ON indicators (source, id);
     CREATE INDEX indicators_by_seen ON indicators (source, last_seen_ns);
     CREATE TABLE feed_state (
         name TEXT PRIMARY KEY,
@@ -105,6 +105,17 @@ pub struct IndicatorQuery {
     pub offset: usize,
 }
 
+/// An indicator as the matchers take it.
+#[derive(Clone, Copy, Debug)]
+pub struct Matchable<'a> {
+    pub source: &'a str,
+    pub id: &'a str,
+    pub pattern: &'a str,
+    pub valid_until: Option<Timestamp>,
+    pub confidence: Option<u8>,
+    pub tlp: Tlp,
+}
+
 /// What an upsert did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UpsertStats {
@@ -140,8 +151,11 @@ pub trait IndicatorStore: Send + Sync {
     /// MISP event still listed but unchanged).
     fn touch_labelled(&self, source: &str, labels: &[String], now: Timestamp) -> Result<u64>;
     fn indicators(&self, q: &IndicatorQuery) -> Result<Vec<Indicator>>;
-    /// Every indicator, patterns parsed, for building matchers.
+    /// Every indicator, patterns parsed.
     fn for_each_indicator(&self, f: &mut dyn FnMut(Indicator)) -> Result<u64>;
+    /// What the matchers need of every STIX indicator meant for detection, without the
+    /// rest (the rebuild after each refresh reads millions of these).
+    fn for_each_matchable(&self, f: &mut dyn FnMut(Matchable<'_>)) -> Result<u64>;
     fn count(&self, source: Option<&str>) -> Result<u64>;
     /// Counts matches of our traffic against an indicator.
     fn add_sightings(&self, source: &str, id: &str, n: u64) -> Result<()>;
@@ -508,6 +522,43 @@ impl IndicatorStore for SqliteIntelStore {
         let mut n = 0;
         while let Some(r) = rows.next().map_err(sql("read indicators"))? {
             f(row_to_indicator(r).map_err(sql("read an indicator"))?);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn for_each_matchable(&self, f: &mut dyn FnMut(Matchable<'_>)) -> Result<u64> {
+        let c = lock(&self.reader);
+        let mut s = c
+            .prepare(
+                "SELECT source, id, pattern, valid_until_ns, confidence, tlp FROM indicators
+                 WHERE detect = 1 AND pattern_type = 'stix'",
+            )
+            .map_err(sql("prepare"))?;
+        let mut rows = s.query([]).map_err(sql("read indicators"))?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(sql("read indicators"))? {
+            let get = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
+            let (source, id, pattern, tlp) = match (get(0), get(1), get(2), get(5)) {
+                (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+                _ => continue,
+            };
+            let valid_until = r
+                .get::<_, Option<i64>>(3)
+                .map_err(sql("read indicators"))?
+                .map(ts);
+            let confidence = r
+                .get::<_, Option<i64>>(4)
+                .map_err(sql("read indicators"))?
+                .map(|c| c.clamp(0, 100) as u8);
+            f(Matchable {
+                source,
+                id,
+                pattern,
+                valid_until,
+                confidence,
+                tlp: tlp.parse().unwrap_or(Tlp::Red),
+            });
             n += 1;
         }
         Ok(n)

@@ -366,6 +366,26 @@ impl SetBuilder {
         true
     }
 
+    /// Adds a stored indicator (its pattern parsed here) when it is still valid at `now`.
+    pub fn add_matchable(
+        &mut self,
+        m: &crate::store::Matchable<'_>,
+        now: rampart_model::Timestamp,
+    ) -> bool {
+        if m.valid_until.is_some_and(|u| u <= now) {
+            return false;
+        }
+        let Ok(Pattern::Observables(obs)) = crate::pattern::parse(m.pattern) else {
+            return false;
+        };
+        let e = self.entry(Some(m.id), m.source, m.confidence, m.tlp);
+        for o in &obs {
+            self.add_observable(o, e);
+        }
+        self.indicators += 1;
+        true
+    }
+
     /// Adds the lines of a plain list: they share one source, confidence and TLP.
     pub fn add_list<'a>(
         &mut self,

@@ -32,10 +32,10 @@ const MIGRATIONS: &[&str] = &[
         modified_ns INTEGER NOT NULL,
         first_seen_ns INTEGER NOT NULL,
         last_seen_ns INTEGER NOT NULL,
-        sightings INTEGER NOT NULL DEFAULT 0
+        sightings INTEGER NOT NULL DEFAULT 0,
+        changed_ns INTEGER NOT NULL
     );
     CREATE UNIQUE INDEX indicators_by_id ON indicators (source, id);
-    CREATE INDEX indicators_by_seen ON indicators (source, last_seen_ns);
     CREATE TABLE feed_state (
         name TEXT PRIMARY KEY,
         cursor TEXT NOT NULL,
@@ -380,48 +380,69 @@ impl IndicatorStore for SqliteIntelStore {
         let tx = c.transaction().map_err(sql("begin"))?;
         let mut stats = UpsertStats::default();
         {
-            let mut touch = tx
-                .prepare_cached(
-                    "UPDATE indicators SET last_seen_ns = ?3 WHERE source = ?1 AND id = ?2 AND modified_ns >= ?4",
-                )
-                .map_err(sql("prepare"))?;
+            // One statement a row: new ones are inserted; known ones get `last_seen`, and
+            // their content only when the incoming `modified` is newer (SET reads the old
+            // row). `changed_ns` tells the two apart in RETURNING.
+            let newer = |c: &str| {
+                format!("{c} = CASE WHEN excluded.modified_ns > modified_ns THEN excluded.{c} ELSE {c} END")
+            };
+            let sets: Vec<String> = [
+                "pattern",
+                "pattern_type",
+                "types",
+                "labels",
+                "name",
+                "valid_from_ns",
+                "valid_until_ns",
+                "confidence",
+                "tlp",
+                "detect",
+                "created_ns",
+                "changed_ns",
+                "modified_ns",
+            ]
+            .iter()
+            .map(|c| newer(c))
+            .collect();
             let mut put = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO indicators ({INDICATOR_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, 0)
-                     ON CONFLICT (source, id) DO UPDATE SET pattern = excluded.pattern, pattern_type = excluded.pattern_type,
-                       types = excluded.types, labels = excluded.labels, name = excluded.name, valid_from_ns = excluded.valid_from_ns,
-                       valid_until_ns = excluded.valid_until_ns, confidence = excluded.confidence, tlp = excluded.tlp,
-                       detect = excluded.detect, created_ns = excluded.created_ns, modified_ns = excluded.modified_ns,
-                       last_seen_ns = excluded.last_seen_ns"
+                    "INSERT INTO indicators ({INDICATOR_COLUMNS}, changed_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15, 0, ?15)
+                     ON CONFLICT (source, id) DO UPDATE SET last_seen_ns = excluded.last_seen_ns, {}
+                     RETURNING changed_ns",
+                    sets.join(", ")
                 ))
                 .map_err(sql("prepare"))?;
+            let (mut types, mut labels) = (String::new(), String::new());
             for i in inds {
-                let n = touch
-                    .execute(params![i.source, i.id, ns(now), ns(i.modified)])
-                    .map_err(sql("touch an indicator"))?;
-                if n > 0 {
+                json_list(&i.types, &mut types);
+                json_list(&i.labels, &mut labels);
+                let changed: i64 = put
+                    .query_row(
+                        params![
+                            i.source,
+                            i.id,
+                            i.pattern,
+                            i.pattern_type,
+                            types,
+                            labels,
+                            i.name,
+                            ns(i.valid_from),
+                            i.valid_until.map(ns),
+                            i.confidence.map(i64::from),
+                            i.tlp.as_str(),
+                            i.detect as i64,
+                            ns(i.created),
+                            ns(i.modified),
+                            ns(now),
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql("write an indicator"))?;
+                if changed == ns(now) {
+                    stats.written += 1;
+                } else {
                     stats.seen += 1;
-                    continue;
                 }
-                put.execute(params![
-                    i.source,
-                    i.id,
-                    i.pattern,
-                    i.pattern_type,
-                    serde_json::to_string(&i.types).unwrap_or_else(|_| "[]".into()),
-                    serde_json::to_string(&i.labels).unwrap_or_else(|_| "[]".into()),
-                    i.name,
-                    ns(i.valid_from),
-                    i.valid_until.map(ns),
-                    i.confidence.map(i64::from),
-                    i.tlp.as_str(),
-                    i.detect as i64,
-                    ns(i.created),
-                    ns(i.modified),
-                    ns(now),
-                ])
-                .map_err(sql("write an indicator"))?;
-                stats.written += 1;
             }
         }
         tx.commit().map_err(sql("commit indicators"))?;
@@ -825,6 +846,22 @@ impl TaxiiStore for SqliteIntelStore {
             .map(|n| n as u64)
             .map_err(sql("prune statuses"))
     }
+}
+
+/// A list of strings as JSON into `out` (reused: one buffer for a whole import).
+fn json_list(items: &[String], out: &mut String) {
+    out.clear();
+    out.push('[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        match serde_json::to_string(item) {
+            Ok(q) => out.push_str(&q),
+            Err(_) => out.push_str("\"\""),
+        }
+    }
+    out.push(']');
 }
 
 /// `date_added` as TAXII writes it.

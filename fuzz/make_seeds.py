@@ -100,3 +100,9 @@ for f in sorted(logs.glob("*/*.log")):
     out.mkdir(parents=True, exist_ok=True)
     lines = [bytes([20]) + l for l in text.split(b"\n") if l]
     (out / f.stem).write_bytes(b"\n".join(lines[:200]))
+# GeoIP target: the test databases written by crates/geo/tests/fixtures/make-test-dbs.pl.
+geo = root.parent / "crates" / "geo" / "tests" / "fixtures"
+out = root / "corpus" / "geo_mmdb"
+out.mkdir(parents=True, exist_ok=True)
+for f in sorted(geo.glob("*.mmdb")):
+    (out / f.name).write_bytes(f.read_bytes())

@@ -307,7 +307,11 @@ impl AuthDetector {
         let mut v: Vec<(u64, Detection)> = self
             .open
             .values()
-            .map(|o| (o.id, wrap(o.kind, o.det.clone())))
+            .map(|o| {
+                let mut d = o.det.clone();
+                d.evidence = evidence(o.kind, &d, &self.cfg);
+                (o.id, wrap(o.kind, d))
+            })
             .collect();
         v.sort_by_key(|(id, _)| *id);
         v
@@ -1112,9 +1116,11 @@ fn evidence(kind: Kind, d: &AuthDetection, cfg: &AuthConfig) -> String {
         Kind::BruteForce => format!(
             "{src}: {} failed {on} logins in {span}{} (threshold {} per {} s)",
             d.failures,
-            match &d.user {
-                Some(u) => format!(", all as {u}"),
-                None => format!(", {} users", d.users),
+            match (&d.user, d.users) {
+                (Some(u), _) => format!(", all as {u}"),
+                (None, 0) => String::new(),
+                (None, 1) => ", 1 user".to_string(),
+                (None, n) => format!(", {n} users"),
             },
             cfg.failures,
             cfg.window_s

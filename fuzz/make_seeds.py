@@ -148,3 +148,9 @@ text_seed("misp_event", "event", '{"Event":{"uuid":"5f1b9c5e-0d3c-4a0e-9b0e-0a0b
           '"Object":[{"name":"file","Attribute":[%s]}]}}' % (attr_json, attr_json))
 text_seed("misp_event", "manifest", '{"5f1b9c5e-0d3c-4a0e-9b0e-0a0b0c0d0e0f":{"info":"ev","timestamp":"1700000000"},'
           '"{5F1B9C5E-0D3C-4A0E-9B0E-0A0B0C0D0E0F}":{"timestamp":1}}')
+# GeoIP target: the test databases written by crates/geo/tests/fixtures/make-test-dbs.pl.
+geo = root.parent / "crates" / "geo" / "tests" / "fixtures"
+out = root / "corpus" / "geo_mmdb"
+out.mkdir(parents=True, exist_ok=True)
+for f in sorted(geo.glob("*.mmdb")):
+    (out / f.name).write_bytes(f.read_bytes())

@@ -3,7 +3,8 @@
 //! CIDR`. Unknown keys are errors, so that a typo never silently leaves a default in force.
 
 use anyhow::{bail, Context, Result};
-use rampart_detect::{DdosConfig, ScanConfig};
+use rampart_detect::{AuthConfig, DdosConfig, ExfilConfig, HttpFloodConfig, ScanConfig};
+use rampart_geo::GeoConfig;
 use rampart_model::Cidr;
 use rampart_respond::RespondConfig;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ pub struct Config {
     pub logs: LogsConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
+    pub geo: GeoConfig,
 }
 
 /// `[detect]`: one table per detector.
@@ -43,6 +45,9 @@ pub struct Config {
 pub struct DetectConfig {
     pub ddos: DdosConfig,
     pub scan: ScanConfig,
+    pub auth: AuthConfig,
+    pub exfil: ExfilConfig,
+    pub http: HttpFloodConfig,
 }
 
 /// Where the settings of one run come from, in increasing precedence.
@@ -87,6 +92,11 @@ impl Config {
         self.detect.ddos.validate()?;
         self.detect.scan.protect = self.protect.clone();
         self.detect.scan.validate()?;
+        self.detect.auth.validate()?;
+        self.detect.exfil.protect = self.protect.clone();
+        self.detect.exfil.validate()?;
+        self.detect.http.validate()?;
+        self.geo.validate()?;
         self.respond.validate()?;
         self.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         self.listen.validate()?;
@@ -249,6 +259,41 @@ mod tests {
         assert!(format!("{e:#}").contains("window"), "{e:#}");
         // `protect` is top-level only.
         assert!(load(None, &["detect.scan.protect=[\"10.0.0.0/8\"]"], &[]).is_err());
+    }
+
+    #[test]
+    fn access_and_geo_keys_layer_and_validate_by_name() {
+        let c = load(
+            Some("[detect.auth]\nfailures = 8\n[geo]\ncity = \"/var/lib/GeoIP/GeoLite2-City.mmdb\"\n"),
+            &[
+                "detect.auth.window_s=120",
+                "detect.exfil.min_bytes=1000000",
+                "detect.http.rps=20.5",
+                "detect.auth.exempt=[\"198.51.100.0/24\"]",
+            ],
+            &["203.0.113.0/24"],
+        )
+        .unwrap();
+        assert_eq!((c.detect.auth.failures, c.detect.auth.window_s), (8, 120));
+        assert_eq!(c.detect.auth.exempt.len(), 1);
+        assert_eq!(c.detect.exfil.min_bytes, 1_000_000);
+        assert_eq!(c.detect.exfil.protect, c.protect);
+        assert_eq!(c.detect.http.rps, 20.5);
+        assert_eq!(
+            c.geo.city.as_deref(),
+            Some(Path::new("/var/lib/GeoIP/GeoLite2-City.mmdb"))
+        );
+        assert_eq!(c.geo.asn, None);
+        for (set, key) in [
+            ("detect.auth.failures=0", "detect.auth.failures"),
+            ("detect.exfil.window_s=0", "detect.exfil.window_s"),
+            ("detect.http.factor=0.5", "detect.http.factor"),
+            ("geo.cache_entries=0", "geo.cache_entries"),
+            ("detect.auth.failure=3", "failure"),
+        ] {
+            let e = load(None, &[set], &[]).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{set}: {e:#}");
+        }
     }
 
     #[test]

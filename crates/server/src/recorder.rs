@@ -42,6 +42,12 @@ fn key_of(d: &Detection) -> CaseKey {
             direction: Some(s.direction),
             source: Some(s.source.to_string()),
         },
+        d => CaseKey {
+            kind: d.kind(),
+            target: d.address().map(|c| c.to_string()).unwrap_or_default(),
+            direction: Some(d.direction()),
+            source: d.source().map(|a| a.to_string()),
+        },
     }
 }
 
@@ -97,6 +103,7 @@ impl Carry {
                 a.peak_bps = a.peak_bps.max(self.peak_bps);
             }
             Detection::Scan(s) => s.start = s.start.min(self.start),
+            _ => {}
         }
     }
 }
@@ -195,6 +202,7 @@ fn entry(phase: Phase, d: &Detection, at: Timestamp) -> TimelineEntry {
                 json!({"ports": s.ports, "hosts": s.hosts, "probes": s.probes}),
             )
         }
+        d => (d.evidence().to_string(), json!({})),
     };
     TimelineEntry {
         at,

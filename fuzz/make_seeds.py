@@ -100,3 +100,57 @@ for f in sorted(logs.glob("*/*.log")):
     out.mkdir(parents=True, exist_ok=True)
     lines = [bytes([20]) + l for l in text.split(b"\n") if l]
     (out / f.stem).write_bytes(b"\n".join(lines[:200]))
+# Threat intelligence (crates/intel): these targets take the text itself, no prefixes.
+def text_seed(target, name, text):
+    out = root / "corpus" / target
+    out.mkdir(parents=True, exist_ok=True)
+    (out / name).write_text(text)
+
+
+patterns = [
+    "[ipv4-addr:value = '203.0.113.5']",
+    "[ipv4-addr:value ISSUBSET '198.51.100.0/24']",
+    "[ipv6-addr:value = '2001:db8::1'] OR [domain-name:value = 'evil.example']",
+    "[url:value = 'http://evil.example/a?b=c' OR file:hashes.'SHA-256' = "
+    "'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855']",
+    "[ipv4-addr:value IN ('192.0.2.1', '192.0.2.2')]",
+    "[file:hashes.MD5 = 'd41d8cd98f00b204e9800998ecf8427e'] AND [x:y > 5] WITHIN 300 SECONDS",
+    "([a:b = t'2016-06-01T00:00:00Z'] REPEATS 5 TIMES) FOLLOWEDBY [c:d[*].'e f' MATCHES '^x\\\\y']",
+    "[ipv4-addr:value = '192.0.2.1'] START t'2016-06-01T00:00:00Z' STOP t'2016-07-01T00:00:00Z'",
+]
+for i, p in enumerate(patterns):
+    text_seed("stix_pattern", "p%d" % i, p)
+indicator = (
+    '{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",'
+    '"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-02T00:00:00.000Z","pattern":"%s",'
+    '"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","valid_until":"2027-01-01T00:00:00Z",'
+    '"confidence":70,"labels":["x"],"object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}'
+)
+objects = [indicator % p.replace("\\", "\\\\") for p in patterns[:4]]
+objects.append('{"type":"identity","spec_version":"2.1","id":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff",'
+               '"created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","name":"x"}')
+objects.append('{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","revoked":true,'
+               '"pattern":"[a:b = \'c\']","pattern_type":"stix"}')
+text_seed("stix_bundle", "bundle", '{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[%s]}'
+          % ",".join(objects))
+text_seed("stix_bundle", "envelope", '{"more":true,"next":"7","objects":[%s]}' % objects[0])
+attrs = [
+    ("ip-dst", "203.0.113.5", "true"), ("ip-src|port", "198.51.100.7|4444", '"1"'),
+    ("domain|ip", "c2.example|192.0.2.9", "1"), ("url", "HTTP://Evil.Example/x", "false"),
+    ("filename|sha1", "a.exe|da39a3ee5e6b4b0d3255bfef95601890afd80709", "true"), ("email-src", "a@b.example", "true"),
+]
+attr_json = ",".join(
+    '{"uuid":"11111111-1111-4111-8111-11111111111%d","type":"%s","category":"Network activity","value":"%s",'
+    '"to_ids":%s,"timestamp":"1700000001","Tag":[{"name":"tlp:red"}]}' % (i, t, v, ids)
+    for i, (t, v, ids) in enumerate(attrs))
+text_seed("misp_event", "event", '{"Event":{"uuid":"5f1b9c5e-0d3c-4a0e-9b0e-0a0b0c0d0e0f","info":"ev",'
+          '"timestamp":"1700000000","Orgc":{"name":"CIRCL"},"Tag":[{"name":"tlp:green"}],"Attribute":[%s],'
+          '"Object":[{"name":"file","Attribute":[%s]}]}}' % (attr_json, attr_json))
+text_seed("misp_event", "manifest", '{"5f1b9c5e-0d3c-4a0e-9b0e-0a0b0c0d0e0f":{"info":"ev","timestamp":"1700000000"},'
+          '"{5F1B9C5E-0D3C-4A0E-9B0E-0A0B0C0D0E0F}":{"timestamp":1}}')
+# GeoIP target: the test databases written by crates/geo/tests/fixtures/make-test-dbs.pl.
+geo = root.parent / "crates" / "geo" / "tests" / "fixtures"
+out = root / "corpus" / "geo_mmdb"
+out.mkdir(parents=True, exist_ok=True)
+for f in sorted(geo.glob("*.mmdb")):
+    (out / f.name).write_bytes(f.read_bytes())

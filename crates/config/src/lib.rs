@@ -3,7 +3,8 @@
 //! CIDR`. Unknown keys are errors, so that a typo never silently leaves a default in force.
 
 use anyhow::{bail, Context, Result};
-use rampart_detect::{DdosConfig, ScanConfig};
+use rampart_detect::{AuthConfig, DdosConfig, ExfilConfig, HttpFloodConfig, ScanConfig};
+use rampart_geo::GeoConfig;
 use rampart_model::Cidr;
 use rampart_respond::RespondConfig;
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 
 mod serve;
-pub use serve::{ApiConfig, ListenConfig, StoreConfig};
+pub use serve::{ApiConfig, ListenConfig, LogFile, LogsConfig, StoreConfig};
 
 /// `rampart config default`: every key with its default and a comment saying what it does.
 /// A test checks that it parses to `Config::default()` and documents every key.
@@ -30,9 +31,12 @@ pub struct Config {
     pub protect: Vec<Cidr>,
     pub detect: DetectConfig,
     pub respond: RespondConfig,
+    pub notify: rampart_notify::NotifyConfig,
     pub listen: ListenConfig,
+    pub logs: LogsConfig,
     pub api: ApiConfig,
     pub store: StoreConfig,
+    pub geo: GeoConfig,
 }
 
 /// `[detect]`: one table per detector.
@@ -41,6 +45,9 @@ pub struct Config {
 pub struct DetectConfig {
     pub ddos: DdosConfig,
     pub scan: ScanConfig,
+    pub auth: AuthConfig,
+    pub exfil: ExfilConfig,
+    pub http: HttpFloodConfig,
 }
 
 /// Where the settings of one run come from, in increasing precedence.
@@ -85,8 +92,15 @@ impl Config {
         self.detect.ddos.validate()?;
         self.detect.scan.protect = self.protect.clone();
         self.detect.scan.validate()?;
+        self.detect.auth.validate()?;
+        self.detect.exfil.protect = self.protect.clone();
+        self.detect.exfil.validate()?;
+        self.detect.http.validate()?;
+        self.geo.validate()?;
         self.respond.validate()?;
+        self.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         self.listen.validate()?;
+        self.logs.validate()?;
         self.api.validate()?;
         self.store.validate()?;
         Ok(())
@@ -248,6 +262,41 @@ mod tests {
     }
 
     #[test]
+    fn access_and_geo_keys_layer_and_validate_by_name() {
+        let c = load(
+            Some("[detect.auth]\nfailures = 8\n[geo]\ncity = \"/var/lib/GeoIP/GeoLite2-City.mmdb\"\n"),
+            &[
+                "detect.auth.window_s=120",
+                "detect.exfil.min_bytes=1000000",
+                "detect.http.rps=20.5",
+                "detect.auth.exempt=[\"198.51.100.0/24\"]",
+            ],
+            &["203.0.113.0/24"],
+        )
+        .unwrap();
+        assert_eq!((c.detect.auth.failures, c.detect.auth.window_s), (8, 120));
+        assert_eq!(c.detect.auth.exempt.len(), 1);
+        assert_eq!(c.detect.exfil.min_bytes, 1_000_000);
+        assert_eq!(c.detect.exfil.protect, c.protect);
+        assert_eq!(c.detect.http.rps, 20.5);
+        assert_eq!(
+            c.geo.city.as_deref(),
+            Some(Path::new("/var/lib/GeoIP/GeoLite2-City.mmdb"))
+        );
+        assert_eq!(c.geo.asn, None);
+        for (set, key) in [
+            ("detect.auth.failures=0", "detect.auth.failures"),
+            ("detect.exfil.window_s=0", "detect.exfil.window_s"),
+            ("detect.http.factor=0.5", "detect.http.factor"),
+            ("geo.cache_entries=0", "geo.cache_entries"),
+            ("detect.auth.failure=3", "failure"),
+        ] {
+            let e = load(None, &[set], &[]).unwrap_err();
+            assert!(format!("{e:#}").contains(key), "{set}: {e:#}");
+        }
+    }
+
+    #[test]
     fn respond_and_serve_keys_validate_by_name() {
         let c = load(
             None,
@@ -271,6 +320,19 @@ mod tests {
                 "respond.flowspec_max_collateral",
             ),
             ("listen.sockets_per_port=0", "listen.sockets_per_port"),
+            ("listen.interfaces=[\"a b\"]", "listen.interfaces"),
+            ("listen.interfaces=[\"\"]", "listen.interfaces"),
+            (
+                "listen.interfaces=[\"eth0\", \"eth0\"]",
+                "listen.interfaces",
+            ),
+            ("listen.capture_threads=0", "listen.capture_threads"),
+            (
+                "listen.capture_block_bytes=100000",
+                "listen.capture_block_bytes",
+            ),
+            ("listen.capture_blocks=1", "listen.capture_blocks"),
+            ("listen.capture_blocks=65536", "listen.capture_blocks"),
             ("store.retention_days=0", "store.retention_days"),
             ("api.max_body_bytes=1", "api.max_body_bytes"),
         ] {

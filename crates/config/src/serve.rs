@@ -30,6 +30,23 @@ pub struct ListenConfig {
     /// Flow records waiting between the collectors and the detectors. When full, newer
     /// records are dropped and counted (`rampart_pipeline_dropped_records_total`).
     pub queue_records: usize,
+    /// Interfaces to capture packets on (AF_PACKET rings; needs a binary built with the
+    /// `capture` feature, and root or CAP_NET_RAW). Each packet becomes one `packet` record,
+    /// as in `rampart analyze` of a pcap. Empty: no capture.
+    pub interfaces: Vec<String>,
+    /// Sockets (and threads) per interface, joined in one PACKET_FANOUT_HASH group: the
+    /// kernel spreads flows over them.
+    pub capture_threads: usize,
+    /// Bytes per ring block (a power of two, at least 64 KiB). Whole frames are kept, so a
+    /// block holds about this many bytes of traffic; the kernel hands blocks over when full
+    /// or after 50 ms.
+    pub capture_block_bytes: usize,
+    /// Blocks per ring: a ring holds `capture_block_bytes` x `capture_blocks` bytes of
+    /// traffic to absorb bursts, per socket. When it is full the kernel drops packets and
+    /// counts them (`rampart_capture_kernel_drops_total`).
+    pub capture_blocks: usize,
+    /// Put capture interfaces in promiscuous mode (for a tap or a mirror port).
+    pub capture_promiscuous: bool,
 }
 
 impl Default for ListenConfig {
@@ -42,7 +59,90 @@ impl Default for ListenConfig {
             exporters: Vec::new(),
             max_exporters: 4_096,
             queue_records: 1 << 18,
+            interfaces: Vec::new(),
+            capture_threads: 1,
+            capture_block_bytes: 1 << 20,
+            capture_blocks: 64,
+            capture_promiscuous: true,
         }
+    }
+}
+
+/// `[logs]`: access logs in, from syslog senders and from files.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsConfig {
+    /// Addresses to receive syslog on over UDP (RFC 3164 and 5424; a datagram is one
+    /// message). Port 0 picks a free port, logged at start.
+    pub syslog_udp: Vec<SocketAddr>,
+    /// Addresses to receive syslog on over TCP (newline or octet-counted framing, RFC 6587).
+    pub syslog_tcp: Vec<SocketAddr>,
+    /// Files followed like `tail -F`: rotation by rename or truncation is noticed.
+    pub files: Vec<LogFile>,
+    /// Read followed files from their beginning at start (otherwise from their end).
+    pub read_files_from_start: bool,
+    /// Longer lines are counted and skipped.
+    pub max_line_bytes: usize,
+    /// TCP syslog connections at once; more are refused and counted.
+    pub max_tcp_connections: usize,
+    /// Offset from UTC, in seconds, of time stamps that carry no zone (RFC 3164, most
+    /// files): 0 for hosts that log in UTC.
+    pub utc_offset_s: i32,
+}
+
+/// One followed log file.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub path: PathBuf,
+    /// `syslog`, `openvpn`, `access` or `json`; told from the first lines when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        let any = SocketAddr::from(([0u16; 8], 5514));
+        LogsConfig {
+            syslog_udp: vec![any],
+            syslog_tcp: vec![any],
+            files: Vec::new(),
+            read_files_from_start: false,
+            max_line_bytes: 64 << 10,
+            max_tcp_connections: 256,
+            utc_offset_s: 0,
+        }
+    }
+}
+
+impl LogsConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(1024..=1 << 20).contains(&self.max_line_bytes) {
+            bail!(
+                "logs.max_line_bytes: {} (must be 1 KiB to 1 MiB)",
+                self.max_line_bytes
+            );
+        }
+        if !(1..=65_536).contains(&self.max_tcp_connections) {
+            bail!(
+                "logs.max_tcp_connections: {} (must be 1 to 65536)",
+                self.max_tcp_connections
+            );
+        }
+        if !(-14 * 3600..=14 * 3600).contains(&self.utc_offset_s) {
+            bail!(
+                "logs.utc_offset_s: {} (must be within ±14 h)",
+                self.utc_offset_s
+            );
+        }
+        for (i, f) in self.files.iter().enumerate() {
+            if let Some(name) = &f.format {
+                if rampart_logs::Format::from_name(name).is_none() {
+                    bail!("logs.files[{i}].format: `{name}` (syslog, openvpn, access or json)");
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -124,6 +224,47 @@ impl ListenConfig {
             bail!(
                 "listen.queue_records: {} (must be 1024 to 67108864)",
                 self.queue_records
+            );
+        }
+        for (i, name) in self.interfaces.iter().enumerate() {
+            // Linux interface names: 1 to 15 bytes (IFNAMSIZ less the NUL), no '/' or space.
+            if name.is_empty()
+                || name.len() > 15
+                || name.contains(|c: char| c == '/' || c.is_whitespace() || c.is_control())
+            {
+                bail!("listen.interfaces: {name:?} is not an interface name");
+            }
+            if self.interfaces[..i].contains(name) {
+                bail!("listen.interfaces: {name:?} is listed twice");
+            }
+        }
+        if !(1..=16).contains(&self.capture_threads) {
+            bail!(
+                "listen.capture_threads: {} (must be 1 to 16)",
+                self.capture_threads
+            );
+        }
+        if !self.capture_block_bytes.is_power_of_two()
+            || !(64 << 10..=64 << 20).contains(&self.capture_block_bytes)
+        {
+            bail!(
+                "listen.capture_block_bytes: {} (must be a power of two from 64 KiB to 64 MiB)",
+                self.capture_block_bytes
+            );
+        }
+        if !(2..=65_536).contains(&self.capture_blocks) {
+            bail!(
+                "listen.capture_blocks: {} (must be 2 to 65536)",
+                self.capture_blocks
+            );
+        }
+        let ring = self.capture_block_bytes as u64 * self.capture_blocks as u64;
+        if ring > 4 << 30 {
+            bail!(
+                "listen.capture_blocks: {} blocks of {} bytes is a ring of {ring} bytes \
+                 (at most 4 GiB per socket)",
+                self.capture_blocks,
+                self.capture_block_bytes
             );
         }
         Ok(())

@@ -1,22 +1,34 @@
-//! Detectors as deterministic state machines: records in through `observe`, time in through
-//! `tick(now)`, attacks out through `poll_event`. No sockets, clocks or threads, so offline
+//! Detectors as deterministic state machines: records and events in through `observe`, time
+//! in through `tick(now)`, detections out through `poll_event`: DDoS and scans from flow
+//! records, login abuse from auth events, exfiltration from flows, HTTP floods from requests. No sockets, clocks or threads, so offline
 //! analysis and the daemon give the same detections for the same input.
 
+mod auth;
+mod auth_config;
 mod baseline;
+mod bounded;
 mod class;
 mod config;
 mod ddos;
+mod exfil;
+mod http_flood;
 mod limits;
+mod login;
 mod protect;
 mod scan;
 mod scan_config;
 mod sketch;
 mod table;
 
+pub use auth::{AuthDetector, AuthStats};
+pub use auth_config::{AccessConfigError, AuthConfig};
+pub use bounded::DetectionEvent;
 pub use config::{
     BaselineConfig, ConfigError, DdosConfig, GroupThresholds, HostGroup, VectorThresholds,
 };
 pub use ddos::{AttackEvent, DdosDetector, DdosStats, LearnedBaseline, Phase};
+pub use exfil::{ExfilConfig, ExfilDetector, ExfilStats};
+pub use http_flood::{HttpFloodConfig, HttpFloodDetector, HttpFloodStats};
 pub use rampart_model::{DdosDetection, DdosVector, Direction};
 pub use rampart_model::{ScanDetection, ScanProtocol, ScanType};
 pub use scan::{ScanDetector, ScanEvent, ScanStats};

@@ -1,7 +1,7 @@
 //! What detectors report: the detections of `rampart analyze --format json` and of the API's
 //! attacks, in the shape INTERFACES.md promises. Serialised with serde, built by `detect`.
 
-use crate::{Cidr, Timestamp};
+use crate::{Cidr, Service, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -13,6 +13,161 @@ use std::net::IpAddr;
 pub enum Detection {
     Ddos(DdosDetection),
     Scan(ScanDetection),
+    /// Many failed logins from one source in a short window.
+    BruteForce(AuthDetection),
+    /// Many user names that do not exist, tried from one source.
+    UserEnumeration(AuthDetection),
+    /// A few tries on each of many existing users, from one source or a few in one prefix.
+    PasswordSpray(AuthDetection),
+    /// Many sources against one service, each with few attempts, on many users, with a
+    /// low success rate.
+    CredentialStuffing(AuthDetection),
+    /// Failed logins from one source spread over hours, under the brute-force rate.
+    SlowBruteForce(AuthDetection),
+    /// A successful login from a source that failed before, or of a user whose failures
+    /// came from that source: a likely compromise, the highest severity.
+    LoginAfterFailures(AuthDetection),
+    /// Two successful logins of one user too far apart for the time between them.
+    ImpossibleTravel(LoginAnomaly),
+    /// A user's first successful login from a country, after their learning period.
+    NewCountry(LoginAnomaly),
+    /// A user's first successful login from a network (ASN), after their learning period.
+    NewNetwork(LoginAnomaly),
+    /// A successful login at an hour of the day the user never logs in at.
+    UnusualHours(LoginAnomaly),
+    /// A protected host sending far more out than it usually does, or much to a new place.
+    Exfiltration(ExfilDetection),
+    /// One client sending HTTP requests far faster than a client should.
+    HttpFlood(HttpFloodDetection),
+}
+
+impl Detection {
+    /// The `kind` of the JSON.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Detection::Ddos(_) => "ddos",
+            Detection::Scan(_) => "scan",
+            Detection::BruteForce(_) => "brute_force",
+            Detection::UserEnumeration(_) => "user_enumeration",
+            Detection::PasswordSpray(_) => "password_spray",
+            Detection::CredentialStuffing(_) => "credential_stuffing",
+            Detection::SlowBruteForce(_) => "slow_brute_force",
+            Detection::LoginAfterFailures(_) => "login_after_failures",
+            Detection::ImpossibleTravel(_) => "impossible_travel",
+            Detection::NewCountry(_) => "new_country",
+            Detection::NewNetwork(_) => "new_network",
+            Detection::UnusualHours(_) => "unusual_hours",
+            Detection::Exfiltration(_) => "exfiltration",
+            Detection::HttpFlood(_) => "http_flood",
+        }
+    }
+
+    /// The login-abuse detection, for the kinds that carry one.
+    pub const fn as_auth(&self) -> Option<&AuthDetection> {
+        match self {
+            Detection::BruteForce(a)
+            | Detection::UserEnumeration(a)
+            | Detection::PasswordSpray(a)
+            | Detection::CredentialStuffing(a)
+            | Detection::SlowBruteForce(a)
+            | Detection::LoginAfterFailures(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The login anomaly, for the kinds that carry one.
+    pub const fn as_login(&self) -> Option<&LoginAnomaly> {
+        match self {
+            Detection::ImpossibleTravel(l)
+            | Detection::NewCountry(l)
+            | Detection::NewNetwork(l)
+            | Detection::UnusualHours(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// The one address acting: a scan's, abuse's or flood's source, the protected host of
+    /// an exfiltration. `None` for DDoS (many sources) and credential stuffing.
+    pub fn source(&self) -> Option<IpAddr> {
+        match self {
+            Detection::Ddos(_) => None,
+            Detection::Scan(s) => Some(s.source),
+            Detection::Exfiltration(x) => Some(x.source),
+            Detection::HttpFlood(h) => Some(h.source),
+            d => d
+                .as_auth()
+                .and_then(|a| a.source)
+                .or(d.as_login().map(|l| l.source)),
+        }
+    }
+
+    /// The address or prefix acted on, for policy and the store: a flood's or scan's
+    /// target; the source for login abuse and HTTP floods (whose target is a service, not
+    /// an address we know); the protected host for an exfiltration. `None` only for
+    /// credential stuffing, which has many sources.
+    pub fn address(&self) -> Option<Cidr> {
+        match self {
+            Detection::Ddos(a) => Some(a.target),
+            Detection::Scan(s) => Some(s.target),
+            d => d.source().map(Cidr::host),
+        }
+    }
+
+    /// Inbound for everything aimed at us; outbound for DDoS or scans from our space and
+    /// for exfiltration.
+    pub const fn direction(&self) -> Direction {
+        match self {
+            Detection::Ddos(a) => a.direction,
+            Detection::Scan(s) => s.direction,
+            Detection::Exfiltration(_) => Direction::Outbound,
+            _ => Direction::Inbound,
+        }
+    }
+
+    /// When it started (a login anomaly: the login's time).
+    pub fn start(&self) -> Timestamp {
+        match self {
+            Detection::Ddos(a) => a.start,
+            Detection::Scan(s) => s.start,
+            Detection::Exfiltration(x) => x.start,
+            Detection::HttpFlood(h) => h.start,
+            d => d
+                .as_auth()
+                .map(|a| a.first_seen)
+                .or(d.as_login().map(|l| l.time))
+                .unwrap_or(Timestamp::EPOCH),
+        }
+    }
+
+    /// When it ended; `None` while it lasts. A login anomaly is over when it happens.
+    pub fn end(&self) -> Option<Timestamp> {
+        match self {
+            Detection::Ddos(a) => a.end,
+            Detection::Scan(s) => s.end,
+            Detection::Exfiltration(x) => x.end,
+            Detection::HttpFlood(h) => h.end,
+            d => match (d.as_auth(), d.as_login()) {
+                (Some(a), _) => a.end,
+                (None, Some(l)) => Some(l.time),
+                (None, None) => None,
+            },
+        }
+    }
+
+    /// The sentence a person reads.
+    pub fn evidence(&self) -> &str {
+        match self {
+            Detection::Ddos(a) => &a.evidence,
+            Detection::Scan(s) => &s.evidence,
+            Detection::Exfiltration(x) => &x.evidence,
+            Detection::HttpFlood(h) => &h.evidence,
+            d => match (d.as_auth(), d.as_login()) {
+                (Some(a), _) => &a.evidence,
+                (None, Some(l)) => &l.evidence,
+                (None, None) => "",
+            },
+        }
+    }
 }
 
 /// Which way traffic goes relative to the protected address space.
@@ -243,6 +398,216 @@ pub struct TopPort {
     pub share: f64,
 }
 
+/// Login abuse seen in access logs: brute force, user enumeration, password spraying,
+/// credential stuffing, slow brute force, a login after failures. Counts are attempts (a
+/// folded "message repeated N times" line is N), not lines.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuthDetection {
+    /// The source address; absent for credential stuffing (see `top_sources`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<IpAddr>,
+    /// The user concerned, when there is one: the user logged in as (login after
+    /// failures), the only user tried (brute force of one account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub service: Service,
+    /// The host whose service was attacked (the logging host), when the log names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Failed attempts counted (in the detection's window, or in all for slow brute force).
+    pub failures: u64,
+    /// Of them, attempts on user names the service said do not exist.
+    pub invalid_users: u64,
+    /// Successful logins seen from the same source(s) in the same time.
+    pub successes: u64,
+    /// Distinct user names tried (estimated beyond a few dozen).
+    pub users: u64,
+    /// Distinct sources (1 unless credential stuffing or a spray from one prefix).
+    pub sources: u64,
+    /// The busiest sources, for credential stuffing and sprays from several addresses.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top_sources: Vec<SourceAttempts>,
+    /// First and last attempt counted.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Set once the source has been quiet for the detection's window; `null` before.
+    pub end: Option<Timestamp>,
+    /// 0..1: how far over threshold, how sure the counts are.
+    pub confidence: f64,
+    /// A short sentence a person reads at a glance.
+    pub evidence: String,
+}
+
+/// A source and its attempts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SourceAttempts {
+    pub addr: IpAddr,
+    pub attempts: u64,
+}
+
+/// Where an address is, from a GeoIP database: what the `geo` crate finds and the login
+/// detectors compare. Fields the database does not carry are `None`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeoInfo {
+    /// ISO 3166-1 alpha-2 country code ("DE").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// City name in English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+    /// How far from the coordinates the address may be, in km (GeoIP's accuracy radius).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy_km: Option<u32>,
+    /// Autonomous system number and its organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+impl GeoInfo {
+    /// Latitude and longitude, when both are known.
+    pub fn coordinates(&self) -> Option<(f64, f64)> {
+        self.latitude.zip(self.longitude)
+    }
+}
+
+/// One successful login that does not fit its user: impossible travel, a new country or
+/// network, an unusual hour. About one login, so it starts and ends at `time`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoginAnomaly {
+    pub source: IpAddr,
+    pub user: String,
+    pub service: Service,
+    /// The host logged in to (the logging host), when the log names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// When the login happened.
+    pub time: Timestamp,
+    /// Where the source is, when a GeoIP database is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoInfo>,
+    /// The login it is compared with (impossible travel: the one before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousLogin>,
+    /// Impossible travel: great-circle distance between the two places, less both
+    /// accuracy radii, and the speed it takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f64>,
+    /// Unusual hours: the hour of the week (UTC, Monday 00:00 is 0) of the login, and the
+    /// user's logins learned so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hour_of_week: Option<u8>,
+    /// Successful logins of this user learned before this one.
+    pub logins_known: u64,
+    /// 0..1.
+    pub confidence: f64,
+    /// A short sentence a person reads at a glance.
+    pub evidence: String,
+}
+
+/// The login an anomaly is compared with.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PreviousLogin {
+    pub source: IpAddr,
+    pub time: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<GeoInfo>,
+}
+
+/// A protected host sending out far more than its baseline, or a large volume to an
+/// external address it never talked to, in one counting window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExfilDetection {
+    /// The protected (internal) host sending.
+    pub source: IpAddr,
+    /// The destination that took most of the bytes, or the smallest prefix covering the
+    /// top destinations.
+    pub target: Cidr,
+    /// `volume` (over baseline) or `new_destination` (much to a never-seen address).
+    pub reason: ExfilReason,
+    /// Bytes sent to external addresses in the busiest window (scaled by sampling).
+    pub bytes: u64,
+    /// What the host usually sends in a window (learned); 0 while learning.
+    pub baseline_bytes: u64,
+    /// Seconds of the counting window.
+    pub window_s: u64,
+    /// The destinations that took most of the bytes.
+    pub top_destinations: Vec<DestinationBytes>,
+    /// Flow records counted toward it.
+    pub flows: u64,
+    pub start: Timestamp,
+    /// Set once a window passed under the threshold; `null` before.
+    pub end: Option<Timestamp>,
+    pub last_seen: Timestamp,
+    /// 0..1.
+    pub confidence: f64,
+    /// A short sentence a person reads at a glance.
+    pub evidence: String,
+}
+
+/// Why an exfiltration was reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExfilReason {
+    /// Far more than the host's learned baseline (and more than the floor).
+    Volume,
+    /// Much to an external address the host never talked to before.
+    NewDestination,
+}
+
+impl ExfilReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExfilReason::Volume => "volume",
+            ExfilReason::NewDestination => "new_destination",
+        }
+    }
+}
+
+/// A destination and the bytes sent to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DestinationBytes {
+    pub addr: IpAddr,
+    pub bytes: u64,
+    /// Never seen from this host before the window.
+    pub new: bool,
+}
+
+/// An HTTP flood from one client, from access logs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HttpFloodDetection {
+    /// The client.
+    pub source: IpAddr,
+    /// The virtual host most requested, when the log names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Requests counted while the flood lasted.
+    pub requests: u64,
+    /// Highest requests per second over the counting window.
+    pub peak_rps: f64,
+    /// The client's usual rate (learned), 0 when new.
+    pub baseline_rps: f64,
+    /// Share of the requests answered with an error status (4xx, 5xx).
+    pub error_share: f64,
+    /// The most requested path, when one path has a tenth or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_path: Option<String>,
+    pub start: Timestamp,
+    pub end: Option<Timestamp>,
+    pub last_seen: Timestamp,
+    /// 0..1.
+    pub confidence: f64,
+    /// A short sentence a person reads at a glance.
+    pub evidence: String,
+}
+
 /// Smallest, largest and mean of a quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Range {
@@ -320,5 +685,70 @@ mod tests {
             json,
             r#"{"kind":"scan","source":"198.51.100.66","target":"203.0.113.0/24","ports":1,"hosts":250,"scan_type":"horizontal","direction":"inbound","protocol":"tcp","top_dst_ports":[{"port":22,"packets":254,"share":1.0}],"probes":254,"answered":2,"start":"1970-01-01T00:00:01.000Z","end":null,"last_seen":"1970-01-01T00:00:03.000Z","confidence":0.9,"evidence":"e"}"#
         );
+    }
+
+    #[test]
+    fn auth_kinds_serialise_with_their_names_and_accessors_agree() {
+        let a = AuthDetection {
+            source: Some("35.188.49.176".parse().unwrap()),
+            user: None,
+            service: Service::Ssh,
+            target: Some("sd-126005".into()),
+            failures: 6,
+            invalid_users: 6,
+            successes: 0,
+            users: 6,
+            sources: 1,
+            top_sources: vec![],
+            first_seen: Timestamp::from_secs(1),
+            last_seen: Timestamp::from_secs(4),
+            end: None,
+            confidence: 0.6,
+            evidence: "e".into(),
+        };
+        let d = Detection::BruteForce(a.clone());
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"kind":"brute_force","source":"35.188.49.176","service":"ssh","target":"sd-126005","failures":6,"invalid_users":6,"successes":0,"users":6,"sources":1,"first_seen":"1970-01-01T00:00:01.000Z","last_seen":"1970-01-01T00:00:04.000Z","end":null,"confidence":0.6,"evidence":"e"}"#
+        );
+        for d in [
+            Detection::BruteForce(a.clone()),
+            Detection::UserEnumeration(a.clone()),
+            Detection::PasswordSpray(a.clone()),
+            Detection::CredentialStuffing(a.clone()),
+            Detection::SlowBruteForce(a.clone()),
+            Detection::LoginAfterFailures(a.clone()),
+        ] {
+            let json = serde_json::to_string(&d).unwrap();
+            assert!(json.starts_with(&format!(r#"{{"kind":"{}","#, d.kind())));
+            assert_eq!(d.source(), a.source);
+            assert_eq!(d.address(), Some(Cidr::host(a.source.unwrap())));
+            assert_eq!(d.direction(), Direction::Inbound);
+            assert_eq!((d.start(), d.end()), (a.first_seen, None));
+        }
+        let l = LoginAnomaly {
+            source: "9.8.8.8".parse().unwrap(),
+            user: "vagrant".into(),
+            service: Service::Ssh,
+            target: None,
+            time: Timestamp::from_secs(3),
+            geo: Some(GeoInfo {
+                country: Some("US".into()),
+                ..GeoInfo::default()
+            }),
+            previous: None,
+            distance_km: Some(12000.0),
+            speed_kmh: None,
+            hour_of_week: None,
+            logins_known: 1,
+            confidence: 0.9,
+            evidence: "e".into(),
+        };
+        let d = Detection::ImpossibleTravel(l);
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"kind":"impossible_travel","source":"9.8.8.8","user":"vagrant","service":"ssh","time":"1970-01-01T00:00:03.000Z","geo":{"country":"US"},"distance_km":12000.0,"logins_known":1,"confidence":0.9,"evidence":"e"}"#
+        );
+        assert_eq!(d.end(), Some(Timestamp::from_secs(3)));
     }
 }

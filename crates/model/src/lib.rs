@@ -11,8 +11,9 @@ mod time;
 
 pub use access::Role;
 pub use detection::{
-    DdosDetection, DdosVector, Detection, Direction, Range, ScanDetection, ScanProtocol, ScanType,
-    TopAddr, TopPort,
+    AuthDetection, DdosDetection, DdosVector, DestinationBytes, Detection, Direction,
+    ExfilDetection, ExfilReason, GeoInfo, HttpFloodDetection, LoginAnomaly, PreviousLogin, Range,
+    ScanDetection, ScanProtocol, ScanType, SourceAttempts, TopAddr, TopPort,
 };
 pub use event::{AuthEvent, AuthMethod, HttpEvent, Outcome, Service};
 pub use flow::{FlowFormat, FlowRecord};

@@ -1,16 +1,21 @@
-//! `rampart analyze`: the detectors of the daemon run offline over captures, in the captures'
-//! own time, reporting attacks and scans as a table a person reads at a glance or as JSON.
+//! `rampart analyze`: the detectors of the daemon run offline over captures and access logs,
+//! in their own time, reporting attacks, scans, login abuse, exfiltration and HTTP floods as
+//! tables a person reads at a glance or as JSON.
 
-use crate::input::{self, Input};
+use crate::input::{self, AnyInput, Input};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use rampart_config::Config;
-use rampart_detect::{DdosDetector, ScanDetector};
+use rampart_detect::{
+    AuthDetector, DdosDetector, DetectionEvent, ExfilDetector, HttpFloodDetector, ScanDetector,
+};
 use rampart_flow::{CaptureDecoder, FlowDecoder, FlowFormat, FlowRecord, RecordSink, Timestamp};
+use rampart_geo::Geo;
+use rampart_logs::{Format, LogEvent, LogReader, TimeContext};
 use rampart_model::{DdosDetection, Detection, Direction, ScanDetection};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
@@ -33,10 +38,17 @@ pub enum AnalyzeFormat {
 #[derive(Clone, Debug, Serialize)]
 pub struct InputSummary {
     pub file: String,
-    /// `packets` (raw packets) or `flows` (flow exports).
+    /// `packets` (raw packets), `flows` (flow exports) or `log` (a text log).
     pub kind: &'static str,
+    /// Records, or for a log the events it gave (auth, HTTP, netfilter packets).
     pub records: u64,
+    /// Undecodable packets, or for a log its bad lines (too long, not UTF-8, unreadable).
     pub errors: u64,
+    /// A log's lines and format.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
 }
 
 /// The whole report of one run.
@@ -63,7 +75,30 @@ struct Pipeline {
     attacks: BTreeMap<u64, DdosDetection>,
     /// Latest known state of every scan, by id.
     scans: BTreeMap<u64, ScanDetection>,
+    /// Login abuse, exfiltration and HTTP floods, driven by the same ticks.
+    auth: AuthDetector,
+    exfil: ExfilDetector,
+    http: HttpFloodDetector,
+    /// GeoIP for auth events' sources, when `[geo]` names databases.
+    geo: Option<Geo>,
+    /// Latest known state of each of their detections, by (detector, id).
+    access: BTreeMap<(u8, u64), Detection>,
     records: u64,
+}
+
+const AUTH: u8 = 0;
+const EXFIL: u8 = 1;
+const HTTP: u8 = 2;
+
+/// netfilter logs a TCP packet's flags only when the rule logs the TCP header's options
+/// part (the words after RES=); ufw's and many hand-written rules' lines stop at the ports.
+/// Such a line is a packet the firewall logged, almost always a dropped connection attempt:
+/// it is counted as a SYN, so that the scan detector (which needs flags to tell probes
+/// from traffic) sees it. Records with flags are left as they are.
+fn netfilter_probe(r: &mut FlowRecord) {
+    if r.format == FlowFormat::Packet && r.ip_protocol == 6 && r.tcp_flags.is_none() {
+        r.tcp_flags = Some(0x02);
+    }
 }
 
 impl RecordSink for Pipeline {
@@ -84,14 +119,22 @@ impl RecordSink for Pipeline {
         self.advance(Timestamp::from_nanos(t));
         self.ddos.observe(r);
         self.scan.observe(r);
+        self.exfil.observe(r);
     }
 }
 
 impl Pipeline {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config) -> Result<Self> {
         let ddos = config.detect.ddos.clone();
         let tick_ms = ddos.tick_ms.max(1);
-        Pipeline {
+        let geo = if config.geo.city.is_some() || config.geo.asn.is_some() {
+            let geo = Geo::open(&config.geo)?;
+            tracing::debug!(databases = ?geo.describe(), "GeoIP");
+            Some(geo)
+        } else {
+            None
+        };
+        Ok(Pipeline {
             tick_ns: tick_ms * 1_000_000,
             max_gap_ticks: (ddos.end_after_s + 2) * 1000 / tick_ms,
             ddos: DdosDetector::new(ddos),
@@ -101,7 +144,52 @@ impl Pipeline {
             captured_ns: u64::MAX,
             attacks: BTreeMap::new(),
             scans: BTreeMap::new(),
+            auth: AuthDetector::new(config.detect.auth.clone()),
+            exfil: ExfilDetector::new(config.detect.exfil.clone()),
+            http: HttpFloodDetector::new(config.detect.http.clone()),
+            geo,
+            access: BTreeMap::new(),
             records: 0,
+        })
+    }
+
+    /// One event of a log, in the log's time.
+    fn log_event(&mut self, e: LogEvent) {
+        match e {
+            LogEvent::Auth(a) => {
+                self.advance(a.time);
+                let geo = match (&mut self.geo, a.source) {
+                    (Some(g), Some(src)) => g.lookup(src),
+                    _ => None,
+                };
+                self.auth.observe(&a, geo.as_ref());
+            }
+            LogEvent::Http(h) => {
+                self.advance(h.time);
+                self.http.observe(&h);
+            }
+            LogEvent::Flow(mut r) => {
+                netfilter_probe(&mut r);
+                self.captured_ns = u64::MAX;
+                self.record(&r);
+                // Counted as an event of the log, not as a record of a capture.
+                self.records -= 1;
+            }
+        }
+    }
+
+    fn take_access(&mut self) {
+        fn keep(map: &mut BTreeMap<(u8, u64), Detection>, which: u8, e: DetectionEvent) {
+            map.insert((which, e.id), e.detection);
+        }
+        while let Some(e) = self.auth.poll_event() {
+            keep(&mut self.access, AUTH, e);
+        }
+        while let Some(e) = self.exfil.poll_event() {
+            keep(&mut self.access, EXFIL, e);
+        }
+        while let Some(e) = self.http.poll_event() {
+            keep(&mut self.access, HTTP, e);
         }
     }
 
@@ -110,18 +198,23 @@ impl Pipeline {
     fn advance(&mut self, now: Timestamp) {
         let t = now.as_nanos();
         self.last_seen = Some(self.last_seen.map_or(now, |l| l.max(now)));
-        let next = self
+        let mut next = *self
             .next_tick
             .get_or_insert((t / self.tick_ns + 1) * self.tick_ns);
         let mut ticks = 0;
-        while *next <= t {
+        while next <= t {
             if ticks == self.max_gap_ticks {
                 // A quiet stretch: every attack has had time to end; skip to the present.
-                *next = t / self.tick_ns * self.tick_ns;
+                next = t / self.tick_ns * self.tick_ns;
             }
-            self.ddos.tick(Timestamp::from_nanos(*next));
-            self.scan.tick(Timestamp::from_nanos(*next));
-            *next += self.tick_ns;
+            let at = Timestamp::from_nanos(next);
+            self.ddos.tick(at);
+            self.scan.tick(at);
+            self.auth.tick(at);
+            self.exfil.tick(at);
+            self.http.tick(at);
+            next += self.tick_ns;
+            self.next_tick = Some(next);
             ticks += 1;
             while let Some(e) = self.ddos.poll_event() {
                 self.attacks.insert(e.id, e.detection);
@@ -129,6 +222,7 @@ impl Pipeline {
             while let Some(e) = self.scan.poll_event() {
                 self.scans.insert(e.id, e.detection);
             }
+            self.take_access();
         }
     }
 
@@ -151,6 +245,20 @@ impl Pipeline {
         for (id, d) in self.scan.active() {
             self.scans.insert(id, d);
         }
+        self.take_access();
+        for (which, active) in [
+            (AUTH, self.auth.active()),
+            (EXFIL, self.exfil.active()),
+            (HTTP, self.http.active()),
+        ] {
+            for (id, d) in active {
+                self.access.insert((which, id), d);
+            }
+        }
+        let mut access: Vec<Detection> = self.access.into_values().collect();
+        access.sort_by(|a, b| {
+            (a.start(), a.kind(), a.source()).cmp(&(b.start(), b.kind(), b.source()))
+        });
         let mut attacks: Vec<DdosDetection> = self.attacks.into_values().collect();
         attacks.sort_by(|a, b| a.start.cmp(&b.start).then(a.target.cmp(&b.target)));
         let mut scans: Vec<ScanDetection> = self.scans.into_values().collect();
@@ -165,16 +273,24 @@ impl Pipeline {
         let attacks = attacks.into_iter().map(Detection::Ddos);
         attacks
             .chain(scans.into_iter().map(Detection::Scan))
+            .chain(access)
             .collect()
     }
 }
 
-pub fn run(files: &[std::path::PathBuf], config: &Config, format: AnalyzeFormat) -> Result<()> {
-    let mut pipeline = Pipeline::new(config);
+pub fn run(
+    files: &[std::path::PathBuf],
+    config: &Config,
+    format: AnalyzeFormat,
+    log_format: Option<Format>,
+) -> Result<()> {
+    let mut pipeline = Pipeline::new(config)?;
     let mut inputs = Vec::with_capacity(files.len());
     for file in files {
-        inputs.push(analyze_file(file, &mut pipeline)?);
+        inputs.push(analyze_file(file, &mut pipeline, log_format)?);
     }
+    let stats = pipeline.auth.stats();
+    tracing::debug!(?stats, "auth detector state");
     let stats = pipeline.ddos.stats();
     tracing::debug!(?stats, "detector state");
     let stats = pipeline.scan.stats();
@@ -196,10 +312,18 @@ pub fn run(files: &[std::path::PathBuf], config: &Config, format: AnalyzeFormat)
     }
 }
 
-fn analyze_file(path: &Path, pipeline: &mut Pipeline) -> Result<InputSummary> {
+fn analyze_file(
+    path: &Path,
+    pipeline: &mut Pipeline,
+    log_format: Option<Format>,
+) -> Result<InputSummary> {
     let name = path.display().to_string();
     let before = pipeline.records;
-    match input::open(path)? {
+    let input = match input::open_any(path, log_format)? {
+        AnyInput::Log(log) => return analyze_log(path, log, pipeline),
+        AnyInput::Flows(input) => input,
+    };
+    match input {
         Input::Datagram(bytes) => {
             // A lone datagram has no capture time: its own export time is the clock.
             let mut decoder = FlowDecoder::default();
@@ -218,6 +342,8 @@ fn analyze_file(path: &Path, pipeline: &mut Pipeline) -> Result<InputSummary> {
                 kind: "flows",
                 records: pipeline.records - before,
                 errors: 0,
+                lines: None,
+                format: None,
             })
         }
         Input::Capture(mut reader) => {
@@ -273,15 +399,75 @@ fn analyze_file(path: &Path, pipeline: &mut Pipeline) -> Result<InputSummary> {
                 },
                 records: pipeline.records - before,
                 errors: s.errors + cut,
+                lines: None,
+                format: None,
             })
         }
     }
 }
 
+/// Reads a text log in chunks; its events go through the same detectors in its own time.
+fn analyze_log(path: &Path, mut log: input::Log, pipeline: &mut Pipeline) -> Result<InputSummary> {
+    let name = path.display().to_string();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut progress = Progress::new(&name, size);
+    let mut reader = LogReader::new(log.format, TimeContext::new(log.reference, 0));
+    let mut buf = vec![0u8; 1 << 16];
+    let mut events = 0u64;
+    let mut chunks = 0u64;
+    loop {
+        let n = match log.file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("{name}: cannot read")),
+        };
+        reader.push(&buf[..n]);
+        while let Some(e) = reader.poll_event() {
+            events += 1;
+            pipeline.log_event(e);
+        }
+        chunks += 1;
+        if chunks.is_multiple_of(64) {
+            progress.update(input::Counted::bytes(&log.file));
+        }
+    }
+    reader.finish();
+    while let Some(e) = reader.poll_event() {
+        events += 1;
+        pipeline.log_event(e);
+    }
+    progress.finish();
+    let s = reader.stats();
+    tracing::debug!(file = %name, format = log.format.as_str(), stats = ?s, "analyzed");
+    Ok(InputSummary {
+        file: name,
+        kind: "log",
+        records: events,
+        errors: s.errors(),
+        lines: Some(s.lines),
+        format: Some(log.format.as_str()),
+    })
+}
+
 /// The report as tables: inputs, then attacks, then scans.
 pub fn text(report: &Report) -> String {
     let mut s = String::new();
-    for i in &report.inputs {
+    for i in report.inputs.iter().filter(|i| i.kind == "log") {
+        s.push_str(&format!(
+            "{}: {} log events from {} lines ({}){}\n",
+            i.file,
+            i.records,
+            i.lines.unwrap_or(0),
+            i.format.unwrap_or("log"),
+            if i.errors > 0 {
+                format!(", {} bad lines", i.errors)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    for i in report.inputs.iter().filter(|i| i.kind != "log") {
         s.push_str(&format!(
             "{}: {} {}{}\n",
             i.file,
@@ -299,19 +485,151 @@ pub fn text(report: &Report) -> String {
         ));
     }
     let (mut attacks, mut scans): (Vec<&DdosDetection>, Vec<&ScanDetection>) = (vec![], vec![]);
+    let (mut logins, mut exfil, mut http) = (vec![], vec![], vec![]);
     for d in &report.detections {
         match d {
             Detection::Ddos(a) => attacks.push(a),
             Detection::Scan(x) => scans.push(x),
+            Detection::Exfiltration(x) => exfil.push(x),
+            Detection::HttpFlood(h) => http.push(h),
+            d => logins.push(d),
         }
     }
     s.push('\n');
-    attack_table(&mut s, &attacks);
+    let only_logs = !report.inputs.is_empty() && report.inputs.iter().all(|i| i.kind == "log");
+    if !(only_logs && attacks.is_empty()) {
+        attack_table(&mut s, &attacks);
+    }
     if !scans.is_empty() {
         s.push('\n');
         scan_table(&mut s, &scans);
     }
+    if only_logs || !logins.is_empty() {
+        if !(only_logs && attacks.is_empty()) {
+            s.push('\n');
+        }
+        login_table(&mut s, &logins);
+    }
+    if !exfil.is_empty() {
+        s.push('\n');
+        exfil_table(&mut s, &exfil);
+    }
+    if !http.is_empty() {
+        s.push('\n');
+        http_table(&mut s, &http);
+    }
     s
+}
+
+/// Login abuse and login anomalies: what, who, as whom, how much.
+fn login_table(s: &mut String, found: &[&Detection]) {
+    if found.is_empty() {
+        s.push_str("No login abuse found.\n");
+        return;
+    }
+    s.push_str(&format!("{} login abuse detection(s):\n", found.len()));
+    let header = [
+        "START", "DURATION", "KIND", "SOURCE", "USER", "SERVICE", "TARGET", "FAILED", "USERS",
+        "CONF", "EVIDENCE",
+    ];
+    let rows: Vec<[String; 11]> = found
+        .iter()
+        .map(|d| {
+            let (user, service, target, failed, users, conf) = match (d.as_auth(), d.as_login()) {
+                (Some(a), _) => (
+                    a.user.clone(),
+                    a.service.as_str(),
+                    a.target.clone(),
+                    a.failures.to_string(),
+                    a.users.to_string(),
+                    a.confidence,
+                ),
+                (None, Some(l)) => (
+                    Some(l.user.clone()),
+                    l.service.as_str(),
+                    l.target.clone(),
+                    "-".to_string(),
+                    "-".to_string(),
+                    l.confidence,
+                ),
+                (None, None) => (None, "-", None, "-".into(), "-".into(), 0.0),
+            };
+            let duration = match (d.as_auth(), d.end()) {
+                (Some(a), end) => {
+                    let ms = a
+                        .last_seen
+                        .as_millis()
+                        .saturating_sub(a.first_seen.as_millis());
+                    let mut t = format!("{:.0} s", ms as f64 / 1000.0);
+                    if end.is_none() {
+                        t.push_str(" ongoing");
+                    }
+                    t
+                }
+                _ => "-".to_string(),
+            };
+            [
+                d.start().to_string(),
+                duration,
+                d.kind().to_string(),
+                d.source().map_or("many".to_string(), |a| a.to_string()),
+                user.unwrap_or_else(|| "-".into()),
+                service.to_string(),
+                target.unwrap_or_else(|| "-".into()),
+                failed,
+                users,
+                format!("{conf:.2}"),
+                d.evidence().to_string(),
+            ]
+        })
+        .collect();
+    table(s, &header, &rows);
+}
+
+fn exfil_table(s: &mut String, found: &[&rampart_model::ExfilDetection]) {
+    s.push_str(&format!("{} exfiltration(s):\n", found.len()));
+    let header = [
+        "START", "END", "HOST", "TO", "REASON", "BYTES", "USUAL", "CONF",
+    ];
+    let rows: Vec<[String; 8]> = found
+        .iter()
+        .map(|x| {
+            [
+                x.start.to_string(),
+                x.end.map_or("ongoing".to_string(), |e| e.to_string()),
+                x.source.to_string(),
+                x.target.to_string(),
+                x.reason.as_str().to_string(),
+                human(x.bytes as f64, "B"),
+                human(x.baseline_bytes as f64, "B"),
+                format!("{:.2}", x.confidence),
+            ]
+        })
+        .collect();
+    table(s, &header, &rows);
+}
+
+fn http_table(s: &mut String, found: &[&rampart_model::HttpFloodDetection]) {
+    s.push_str(&format!("{} HTTP flood(s):\n", found.len()));
+    let header = [
+        "START", "END", "CLIENT", "VHOST", "REQUESTS", "PEAK", "CONF", "PATH",
+    ];
+    let rows: Vec<[String; 8]> = found
+        .iter()
+        .map(|h| {
+            [
+                h.start.to_string(),
+                h.end.map_or("ongoing".to_string(), |e| e.to_string()),
+                h.source.to_string(),
+                h.target.clone().unwrap_or_else(|| "-".into()),
+                h.requests.to_string(),
+                format!("{:.0}/s", h.peak_rps),
+                format!("{:.2}", h.confidence),
+                h.top_path.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(s, &header, &rows);
 }
 
 fn attack_table(s: &mut String, attacks: &[&DdosDetection]) {

@@ -45,6 +45,10 @@ enum Command {
         settings: Settings,
         #[arg(long, value_enum, default_value_t = analyze::AnalyzeFormat::Text)]
         format: analyze::AnalyzeFormat,
+        /// The format of the text logs among FILE (syslog, openvpn, access, json, or an
+        /// alias such as sshd or nginx); without it, told from each log's first lines.
+        #[arg(long, value_name = "NAME", value_parser = parse_log_format)]
+        log_format: Option<rampart_logs::Format>,
     },
     /// Check a configuration, show it with every default filled in, or print the defaults.
     Config {
@@ -219,9 +223,10 @@ fn main() -> ExitCode {
             files,
             settings,
             format,
+            log_format,
         } => settings
             .load()
-            .and_then(|config| analyze::run(&files, &config, format)),
+            .and_then(|config| analyze::run(&files, &config, format, log_format)),
         Command::Config { action, settings } => run_config(action, &settings),
         Command::Decode { file, format } => decode::run(&file, format),
         Command::Replay {
@@ -266,4 +271,10 @@ fn run_config(action: ConfigAction, settings: &Settings) -> anyhow::Result<()> {
     };
     print!("{text}");
     Ok(())
+}
+
+fn parse_log_format(name: &str) -> Result<rampart_logs::Format, String> {
+    rampart_logs::Format::from_name(name).ok_or_else(|| {
+        format!("unknown log format `{name}` (syslog, openvpn, access, json, or an alias: sshd, nginx, apache, fortigate, ...)")
+    })
 }

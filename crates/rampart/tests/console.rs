@@ -179,6 +179,9 @@ impl Serve {
                     &format!("api.listen=\"127.0.0.1:{}\"", self.api_port),
                 ])
                 .args(["--set", &format!("store.path=\"{}\"", self.store.display())])
+                // Syslog on free ports, so that test runs do not collide on 5514.
+                .args(["--set", "logs.syslog_udp=[\"127.0.0.1:0\"]"])
+                .args(["--set", "logs.syslog_tcp=[\"127.0.0.1:0\"]"])
                 .args(&self.args)
                 .current_dir(dir)
                 .stdout(Stdio::null())

@@ -9,56 +9,14 @@
 
 #[path = "support/daemon.rs"]
 mod daemon;
+#[path = "support/netflow5.rs"]
+mod netflow5;
 
 use daemon::{program, token, wait_for, Daemon, Scratch, RAMPART};
+use netflow5::{send_v5, syn_flood_burst, Rec};
 use serde_json::Value;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// One NetFlow v5 record: source, destination, ports, protocol, flags, packets, and its
-/// duration in milliseconds (ending now).
-struct Rec {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-    flags: u8,
-    packets: u32,
-    duration_ms: u32,
-}
-
-/// NetFlow v5 datagrams (30 records each) stamped with the wall clock.
-fn send_v5(to: SocketAddr, recs: &[Rec]) {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let uptime: u32 = 3_600_000;
-    for chunk in recs.chunks(30) {
-        let mut d = Vec::with_capacity(24 + 48 * chunk.len());
-        d.extend_from_slice(&5u16.to_be_bytes());
-        d.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
-        d.extend_from_slice(&uptime.to_be_bytes());
-        d.extend_from_slice(&(now.as_secs() as u32).to_be_bytes());
-        d.extend_from_slice(&now.subsec_nanos().to_be_bytes());
-        d.extend_from_slice(&[0; 8]); // sequence, engine, sampling
-        for r in chunk {
-            d.extend_from_slice(&r.src.octets());
-            d.extend_from_slice(&r.dst.octets());
-            d.extend_from_slice(&[0; 4]); // next hop
-            d.extend_from_slice(&[0; 4]); // input, output
-            d.extend_from_slice(&r.packets.to_be_bytes());
-            d.extend_from_slice(&(r.packets * 60).to_be_bytes());
-            d.extend_from_slice(&(uptime - r.duration_ms).to_be_bytes());
-            d.extend_from_slice(&uptime.to_be_bytes());
-            d.extend_from_slice(&r.sport.to_be_bytes());
-            d.extend_from_slice(&r.dport.to_be_bytes());
-            d.extend_from_slice(&[0, r.flags, r.proto, 0]);
-            d.extend_from_slice(&[0; 8]); // AS numbers, masks, padding
-        }
-        s.send_to(&d, to).unwrap();
-    }
-}
 
 fn sh(args: &[&str]) -> (bool, String) {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
@@ -315,22 +273,6 @@ impl Drop for Bird {
     }
 }
 
-fn syn_flood_burst(d: &Daemon) {
-    let flood: Vec<Rec> = (0..30u32)
-        .map(|i| Rec {
-            src: Ipv4Addr::from(0xc633_6400 + i),
-            dst: Ipv4Addr::new(203, 0, 113, 100),
-            sport: 1024 + i as u16,
-            dport: 80,
-            proto: 6,
-            flags: 0x02,
-            packets: 200,
-            duration_ms: 500,
-        })
-        .collect();
-    send_v5(d.flow, &flood);
-}
-
 #[test]
 fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
     let port = {
@@ -376,7 +318,7 @@ fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
     let flow = std::thread::scope(|s| {
         s.spawn(|| {
             for _ in 0..16 {
-                syn_flood_burst(&d);
+                syn_flood_burst(d.flow);
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
         });
@@ -422,5 +364,110 @@ fn a_flood_is_announced_to_bird_as_flowspec_then_blackhole_and_withdrawn() {
         let hole = bird.birdc("show route 203.0.113.100/32");
         (!flows.contains("203.0.113.100") && !hole.contains("203.0.113.100")).then_some(())
     });
+    d.stop();
+}
+
+/// crowdsec-custom-bouncer (Debian's) polling our decisions stream, with a script that
+/// writes down every decision it is handed.
+struct Bouncer {
+    dir: Scratch,
+    child: std::process::Child,
+}
+
+impl Bouncer {
+    fn start(api: SocketAddr, key: &str) -> Bouncer {
+        let dir = Scratch::new("bouncer");
+        let script = dir.path().join("on-decision.sh");
+        let log = dir.path().join("decisions.log");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display()),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let conf = dir.path().join("bouncer.yaml");
+        std::fs::write(
+            &conf,
+            format!(
+                "bin_path: {}\nfeed_via_stdin: false\ntotal_retries: 0\n\
+                 scenarios_containing: []\nscenarios_not_containing: []\norigins: []\n\
+                 piddir: {}\nupdate_frequency: 1s\ncache_retention_duration: 1s\n\
+                 daemonize: false\nlog_mode: stdout\nlog_level: info\n\
+                 api_url: http://{api}/\napi_key: {key}\nprometheus:\n  enabled: false\n",
+                script.display(),
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new(program("crowdsec-custom-bouncer"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Bouncer { dir, child }
+    }
+
+    fn decisions(&self) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        if let Ok(f) = std::fs::File::open(self.dir.path().join("decisions.log")) {
+            #[allow(clippy::disallowed_methods)] // bounded by take()
+            let _ = f.take(1 << 20).read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_real_crowdsec_bouncer_enforces_our_bans() {
+    let dir = Scratch::new("bouncer-serve");
+    let analyst = token(dir.path(), "analyst", "alice");
+    let bouncer_key = token(dir.path(), "viewer", "edge-bouncer");
+    let args: Vec<String> = ["--set", "respond.dry_run=false"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let d = Daemon::start(dir.path(), &args);
+    // A ban from before the bouncer starts comes with its startup pull.
+    let (code, out) = mitigate(
+        &d,
+        &analyst,
+        &["announce", "ban", "192.0.2.77", "--ttl", "10m"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let b = Bouncer::start(d.api, &bouncer_key);
+    wait_for(30, "the bouncer adding 192.0.2.77", || {
+        b.decisions().contains("add 192.0.2.77").then_some(())
+    });
+    // One made while it runs, and the withdrawal of the first.
+    let (code, out) = mitigate(
+        &d,
+        &analyst,
+        &["announce", "ban", "198.51.100.0/24", "--ttl", "5m"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = mitigate(&d, &analyst, &["withdraw", "192.0.2.77"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for(30, "the bouncer's changes", || {
+        let log = b.decisions();
+        (log.contains("add 198.51.100.0/24") && log.contains("del 192.0.2.77")).then_some(log)
+    });
+    // The single-address query bouncers in live mode use.
+    let r = daemon::request(d.api, "GET", "/v1/decisions?ip=198.51.100.9", None, None);
+    assert_eq!(r.status, 401, "the bouncer API needs a key too");
+    let v: Value = d.json("/v1/decisions?ip=198.51.100.9", &bouncer_key);
+    assert_eq!(v[0]["value"], "198.51.100.0/24");
+    assert_eq!(v[0]["scope"], "Range");
+    assert!(d.json("/v1/decisions?ip=192.0.2.1", &bouncer_key).is_null());
     d.stop();
 }

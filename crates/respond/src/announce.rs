@@ -174,6 +174,23 @@ mod tests {
     }
 
     #[test]
+    fn diversions_announce_the_prefix_with_the_scrubbing_communities() {
+        let mut cfg = RespondConfig::default();
+        cfg.divert.communities = vec!["64500:100".into()];
+        cfg.divert.next_hop = Some("192.0.2.9".parse().unwrap());
+        let m = mitigation(ActionKind::Divert, "203.0.113.0/24", vec![]);
+        let r = routes_for(&m, &cfg).unwrap();
+        let Route::Unicast(u) = &r[0] else { panic!() };
+        assert_eq!(u.prefix.to_string(), "203.0.113.0/24");
+        assert_eq!(u.next_hop.to_string(), "192.0.2.9");
+        assert_eq!(u.attributes.communities.len(), 1);
+        assert!(!u
+            .attributes
+            .communities
+            .contains(&rampart_bgp::Community::BLACKHOLE));
+    }
+
+    #[test]
     fn flowspec_rules_become_valid_flowspec_routes() {
         let mut syn = FlowRule::toward("203.0.113.10".parse().unwrap(), FlowAction::Discard);
         syn.protocols = vec![6];

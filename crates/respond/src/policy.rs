@@ -106,14 +106,16 @@ fn target_of(d: &Detection) -> (Cidr, Direction) {
     match d {
         Detection::Ddos(a) => (a.target, a.direction),
         Detection::Scan(s) => (s.target, s.direction),
+        d => (
+            d.address()
+                .unwrap_or_else(|| Cidr::host(std::net::Ipv4Addr::UNSPECIFIED.into())),
+            d.direction(),
+        ),
     }
 }
 
 fn kind_of(d: &Detection) -> &'static str {
-    match d {
-        Detection::Ddos(_) => "ddos",
-        Detection::Scan(_) => "scan",
-    }
+    d.kind()
 }
 
 fn matches(rule: &Rule, d: &Detection) -> bool {
@@ -412,7 +414,11 @@ impl Policy {
                 return Err(refuse(Guard::NoRule, "FlowSpec is for floods".into()))
             }
             (ActionKind::Ban, Detection::Scan(s)) => (Cidr::host(s.source), Vec::new()),
-            (ActionKind::Ban, Detection::Ddos(_)) => {
+            // Login abuse and HTTP floods have one outside source: that is what is banned.
+            (ActionKind::Ban, d) if d.direction() == Direction::Inbound && d.source().is_some() => {
+                (d.address().unwrap_or(target), Vec::new())
+            }
+            (ActionKind::Ban, _) => {
                 return Err(refuse(
                     Guard::NoRule,
                     "a flood's sources are many or spoofed: ban is for one source".into(),
@@ -638,6 +644,12 @@ fn summary(d: &Detection) -> String {
             s.scan_type.as_str(),
             s.target,
             s.source
+        ),
+        d => format!(
+            "{} by {}",
+            d.kind(),
+            d.source()
+                .map_or("many sources".to_string(), |a| a.to_string())
         ),
     }
 }

@@ -1,56 +1,26 @@
 //! The UDP collectors: several SO_REUSEPORT sockets per address, each read by its own thread
 //! that decodes datagrams into record batches for the detection engine. Per-exporter counters
 //! are kept by each thread and merged into the shared view once a second.
-//!
-//! Built for sustained ingest: datagrams are taken from the kernel up to [`RECV_BATCH`] per
-//! `recvmmsg` call, and record batches return to their collector once the engine is done
-//! with them, so that the steady state allocates nothing.
 
+use crate::engine::Input;
 use crate::prefixes::PrefixSet;
 use crate::shared::{ExporterStats, Shared};
 use anyhow::{Context, Result};
-use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
 use rampart_flow::{FlowDecoder, FlowRecord, Limits, RecordSink, Timestamp};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashMap;
-use std::io::IoSliceMut;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Records per batch handed to the engine.
 pub const BATCH: usize = 512;
-/// Room in each batch: a batch is handed on once a datagram takes it to [`BATCH`] records,
-/// so it holds a datagram more than that without growing.
-const BATCH_CAPACITY: usize = 2 * BATCH;
 /// A partial batch waits at most this long, so detection latency stays low at low rates.
-const FLUSH_AFTER: Duration = Duration::from_millis(10);
+pub const FLUSH_AFTER: Duration = Duration::from_millis(10);
 /// Largest datagram (UDP's limit).
 const MAX_DATAGRAM: usize = 65_536;
-/// Datagrams taken from the kernel in one `recvmmsg` call. Each has a buffer of
-/// [`MAX_DATAGRAM`] bytes, of which only the pages datagrams fill are ever touched.
-pub const RECV_BATCH: usize = 64;
-/// Emptied batches a collector keeps for reuse; more are freed.
-const SPARE_BATCHES: usize = 16;
-
-/// Records on their way from a collector to the engine. Once observed, [`Batch::recycle`]
-/// sends the emptied vector back to the collector that filled it.
-#[derive(Debug)]
-pub struct Batch {
-    pub records: Vec<FlowRecord>,
-    back: SyncSender<Vec<FlowRecord>>,
-}
-
-impl Batch {
-    /// Returns the vector for reuse; when the collector has spares enough, it is freed.
-    pub fn recycle(mut self) {
-        self.records.clear();
-        let _ = self.back.try_send(self.records);
-    }
-}
 
 /// A bound socket and what it is for.
 #[derive(Debug)]
@@ -136,18 +106,11 @@ impl RecordSink for Batcher {
 
 /// One collector thread's loop: receive, check the allow-list, decode, batch, hand on.
 /// Ends when `shared.stopping` is set.
-pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Batch>) {
+pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Input>) {
     let mut decoder = FlowDecoder::new(Limits::default());
-    let mut buffers = vec![0u8; MAX_DATAGRAM * RECV_BATCH];
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(RECV_BATCH, None);
-    let (back, spares) = std::sync::mpsc::sync_channel(SPARE_BATCHES);
-    let mut out = Outbox {
-        queue,
-        back,
-        spares,
-    };
+    let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut sink = Batcher {
-        batch: Vec::with_capacity(BATCH_CAPACITY),
+        batch: Vec::with_capacity(BATCH),
         records: 0,
         sampling_rate: 0,
     };
@@ -156,22 +119,18 @@ pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Batch>) {
     let mut generation = shared.config_generation();
     let (mut first_in_batch, mut last_merge) = (None::<Instant>, Instant::now());
     let max_exporters = shared.max_exporters;
-    let mut received: [(usize, IpAddr); RECV_BATCH] =
-        [(0, IpAddr::V4(Ipv4Addr::UNSPECIFIED)); RECV_BATCH];
     loop {
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
-        match receive(&bound.socket, &mut headers, &mut buffers, &mut received) {
-            Ok(n) => {
+        match bound.socket.recv_from(&mut buf) {
+            Ok((len, from)) => {
+                let exporter = from.ip().to_canonical();
                 let now = crate::clock::now();
-                for (i, &(len, from)) in received[..n].iter().enumerate() {
-                    let exporter = from.to_canonical();
-                    if !allowed.is_empty() && !allowed.contains(exporter) {
-                        shared.refused_datagrams.fetch_add(1, Ordering::Relaxed);
-                        shared.note_refused(exporter);
-                        continue;
-                    }
+                if !allowed.is_empty() && !allowed.contains(exporter) {
+                    shared.refused_datagrams.fetch_add(1, Ordering::Relaxed);
+                    shared.note_refused(exporter);
+                } else {
                     let key =
                         if exporters.len() < max_exporters || exporters.contains_key(&exporter) {
                             exporter
@@ -179,25 +138,23 @@ pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Batch>) {
                             crate::shared::OTHER_EXPORTER
                         };
                     let entry = exporters.entry(key).or_default();
-                    let at = i * MAX_DATAGRAM;
-                    let bytes = &buffers[at..at + len.min(MAX_DATAGRAM)];
-                    decode(&mut decoder, bytes, exporter, now, &mut sink, entry);
+                    decode(&mut decoder, &buf[..len], exporter, now, &mut sink, entry);
                     first_in_batch.get_or_insert_with(Instant::now);
-                    if sink.batch.len() >= BATCH {
-                        out.hand_on(&mut sink.batch, &shared);
-                        first_in_batch = None;
-                    }
                 }
             }
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => {
                 tracing::warn!(listen = %bound.local, error = %e, "receiving");
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
         let due = first_in_batch.is_some_and(|t| t.elapsed() >= FLUSH_AFTER);
-        if due && !sink.batch.is_empty() {
-            out.hand_on(&mut sink.batch, &shared);
+        if sink.batch.len() >= BATCH || (due && !sink.batch.is_empty()) {
+            hand_on(&mut sink.batch, &queue, &shared);
             first_in_batch = None;
         }
         if last_merge.elapsed() >= Duration::from_secs(1) {
@@ -211,74 +168,9 @@ pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Batch>) {
         }
     }
     if !sink.batch.is_empty() {
-        out.hand_on(&mut sink.batch, &shared);
+        hand_on(&mut sink.batch, &queue, &shared);
     }
     shared.merge_exporters(bound.local, exporters.drain().map(|(k, v)| (k, v.stats)));
-}
-
-/// Waits (up to the socket's read timeout) for a datagram, then takes whatever else is
-/// queued, up to [`RECV_BATCH`]: into `received`, each datagram's length and sender.
-fn receive(
-    socket: &UdpSocket,
-    headers: &mut MultiHeaders<SockaddrStorage>,
-    buffers: &mut [u8],
-    received: &mut [(usize, IpAddr); RECV_BATCH],
-) -> nix::Result<usize> {
-    let mut slices: Vec<[IoSliceMut<'_>; 1]> = buffers
-        .chunks_exact_mut(MAX_DATAGRAM)
-        .map(|b| [IoSliceMut::new(b)])
-        .collect();
-    let results = recvmmsg(
-        socket.as_raw_fd(),
-        headers,
-        slices.iter_mut(),
-        MsgFlags::MSG_WAITFORONE,
-        None,
-    )?;
-    let mut n = 0;
-    for (slot, r) in received.iter_mut().zip(results) {
-        let from = r.address.as_ref().and_then(|a| {
-            a.as_sockaddr_in()
-                .map(|a| IpAddr::V4(a.ip()))
-                .or_else(|| a.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
-        });
-        *slot = (r.bytes, from.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        n += 1;
-    }
-    Ok(n)
-}
-
-/// Where full batches go, and where emptied ones come back from.
-struct Outbox {
-    queue: SyncSender<Batch>,
-    back: SyncSender<Vec<FlowRecord>>,
-    spares: Receiver<Vec<FlowRecord>>,
-}
-
-impl Outbox {
-    /// Hands the batch to the engine (or drops and counts it when the queue is full) and
-    /// leaves an empty one in its place, reused when there is one.
-    fn hand_on(&mut self, batch: &mut Vec<FlowRecord>, shared: &Shared) {
-        let next = self
-            .spares
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BATCH_CAPACITY));
-        let full = std::mem::replace(batch, next);
-        let n = full.len() as u64;
-        let batch = Batch {
-            records: full,
-            back: self.back.clone(),
-        };
-        match self.queue.try_send(batch) {
-            Ok(()) => {
-                shared.queued_records.fetch_add(n, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
-                shared.dropped_records.fetch_add(n, Ordering::Relaxed);
-                b.recycle();
-            }
-        }
-    }
 }
 
 fn decode(
@@ -308,6 +200,23 @@ fn decode(
         Err(e) => {
             s.errors += 1;
             s.last_error = Some(e.to_string());
+        }
+    }
+}
+
+/// Hands a batch to the engine without waiting; a full queue drops it and counts it.
+/// Returns whether it was queued.
+pub fn hand_on(batch: &mut Vec<FlowRecord>, queue: &SyncSender<Input>, shared: &Shared) -> bool {
+    let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
+    let n = full.len() as u64;
+    match queue.try_send(Input::Flows(full)) {
+        Ok(()) => {
+            shared.queued_records.fetch_add(n, Ordering::Relaxed);
+            true
+        }
+        Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            shared.dropped_records.fetch_add(n, Ordering::Relaxed);
+            false
         }
     }
 }

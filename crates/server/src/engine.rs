@@ -2,12 +2,12 @@
 //! runs) and the traffic meter. It takes record batches from the collectors, ticks the
 //! detectors on the wall clock, and hands what they find to the recorder.
 
-use crate::collector::Batch;
 use crate::shared::Shared;
 use crate::traffic::TrafficMeter;
 use rampart_config::Config;
 use rampart_detect::{AttackEvent, DdosDetector, Phase, ScanDetector, ScanEvent};
-use rampart_model::Timestamp;
+use rampart_logs::LogEvent;
+use rampart_model::{FlowRecord, Timestamp};
 use rampart_respond::TrafficMix;
 use rampart_store::TrafficSample;
 use std::sync::atomic::Ordering;
@@ -23,6 +23,13 @@ pub enum EngineEvent {
     Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
+}
+
+/// What the engine is fed: flow records and packets, or events from access logs.
+#[derive(Debug)]
+pub enum Input {
+    Flows(Vec<FlowRecord>),
+    Logs(Vec<LogEvent>),
 }
 
 /// Orders for the engine from the rest of the daemon.
@@ -73,19 +80,19 @@ impl Engine {
     }
 
     /// Runs until the collectors are gone (their senders dropped) or the daemon stops.
-    pub fn run(mut self, records: Receiver<Batch>, control: Receiver<Control>) {
+    pub fn run(mut self, records: Receiver<Input>, control: Receiver<Control>) {
         let mut last_stats = 0u64;
         loop {
             let now = crate::clock::now().as_nanos();
             let wait = Duration::from_nanos(self.next_tick.saturating_sub(now));
             match records.recv_timeout(wait) {
-                Ok(batch) => self.observe(batch),
+                Ok(batch) => self.observe(&batch),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             // Take whatever else is queued before ticking, without waiting.
             while let Ok(batch) = records.try_recv() {
-                self.observe(batch);
+                self.observe(&batch);
                 if crate::clock::now().as_nanos() >= self.next_tick {
                     break;
                 }
@@ -106,7 +113,7 @@ impl Engine {
         }
         // Drain what the collectors handed on before they stopped.
         while let Ok(batch) = records.try_recv() {
-            self.observe(batch);
+            self.observe(&batch);
         }
         self.tick_until(crate::clock::now());
         let rows = self.meter.flush();
@@ -115,16 +122,36 @@ impl Engine {
         }
     }
 
-    fn observe(&mut self, batch: Batch) {
-        for r in &batch.records {
-            self.ddos.observe(r);
-            self.scan.observe(r);
-            self.meter.observe(r);
+    fn observe(&mut self, input: &Input) {
+        match input {
+            Input::Flows(batch) => {
+                for r in batch {
+                    self.observe_flow(r);
+                }
+                self.shared
+                    .processed_records
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Input::Logs(events) => {
+                for e in events {
+                    match e {
+                        // Firewall log lines are packets, for the scan and flood detectors.
+                        LogEvent::Flow(r) => self.observe_flow(r),
+                        LogEvent::Auth(_) | LogEvent::Http(_) => {}
+                    }
+                }
+                self.shared
+                    .processed_log_events
+                    .fetch_add(events.len() as u64, Ordering::Relaxed);
+            }
         }
-        self.shared
-            .processed_records
-            .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
-        batch.recycle();
+    }
+
+    #[inline]
+    fn observe_flow(&mut self, r: &FlowRecord) {
+        self.ddos.observe(r);
+        self.scan.observe(r);
+        self.meter.observe(r);
     }
 
     fn tick_until(&mut self, now: Timestamp) {

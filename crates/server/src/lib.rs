@@ -6,14 +6,18 @@
 //! ```text
 //! UDP sockets ─► collector threads ─► bounded queue ─► engine thread ─► recorder ─► store
 //!  (SO_REUSEPORT)  decode, batch        (drops counted)  detect, meter     │         │
-//!                                                                         └► live events ─► API
+//! AF_PACKET rings ─► capture threads ─┘                                   └► live events ─► API
+//!  (feature `capture`, fanout)
 //! ```
 
 pub mod api;
+mod capture;
 mod clock;
 mod collector;
 mod console;
+mod decisions;
 mod engine;
+mod loglisten;
 mod metrics;
 mod prefixes;
 mod recorder;
@@ -101,6 +105,7 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
         });
         sockets.extend(bound);
     }
+    let rings = capture::open(&config.listen, &shared)?;
     let api_listener = tokio::net::TcpListener::bind(config.api.listen)
         .await
         .with_context(|| {
@@ -129,6 +134,17 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
                 .context("starting a collector thread")?,
         );
     }
+    for (i, ring) in rings.into_iter().enumerate() {
+        let (shared, tx) = (shared.clone(), record_tx.clone());
+        collectors.push(
+            std::thread::Builder::new()
+                .name(format!("capture-{i}"))
+                .spawn(move || capture::run(ring, shared, tx))
+                .context("starting a capture thread")?,
+        );
+    }
+    let logs = loglisten::start(&config.logs, shared.clone(), record_tx.clone())?;
+    shared.set_log_listeners(logs);
     drop(record_tx);
     let engine = engine::Engine::new(&config, shared.clone(), event_tx);
     let engine = std::thread::Builder::new()
@@ -140,15 +156,37 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     // allowed to flow records (exporters' timeouts).
     let grace =
         Duration::from_secs(config.detect.ddos.end_after_s + config.detect.ddos.max_lateness_s);
+    let (notifier, dead_letters) = rampart_notify::Notifier::start(&config.notify)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("starting notifications")?;
+    let notifier = Arc::new(notifier);
+    shared.set_notifier(Some(notifier.clone()));
+    let dead = tokio::spawn(record_dead_letters(
+        store.clone(),
+        shared.clone(),
+        dead_letters,
+    ));
     let (respond_in, respond_rx) = tokio::sync::mpsc::channel(4_096);
     let (command_tx, command_rx) = tokio::sync::mpsc::channel(256);
-    let responder =
-        responder::Responder::new(config.respond.clone(), store.clone(), shared.clone()).await;
+    let responder = responder::Responder::new(
+        config.respond.clone(),
+        store.clone(),
+        shared.clone(),
+        notifier.clone(),
+    )
+    .await;
     if config.respond.dry_run {
         tracing::info!("respond.dry_run: mitigations are decided and audited, not announced");
     }
     let responder = tokio::spawn(responder.run(respond_rx, command_rx));
-    let recorder = recorder::Recorder::new(store.clone(), shared.clone(), grace, respond_in).await;
+    let recorder = recorder::Recorder::new(
+        store.clone(),
+        shared.clone(),
+        grace,
+        respond_in,
+        notifier.clone(),
+    )
+    .await;
     let recorder = tokio::spawn(recorder.run(event_rx));
 
     let retention = Retention {
@@ -204,8 +242,41 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     let _ = recorder.await;
     drop(state);
     let _ = responder.await;
+    shared.set_notifier(None);
+    // What is still queued gets a few seconds to go out; the rest becomes dead letters.
+    if let Ok(n) = Arc::try_unwrap(notifier) {
+        n.shutdown(SHUTDOWN_GRACE).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), dead).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Notifications a sink gave up on are kept in the audit log, with the notification.
+async fn record_dead_letters(
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    mut dead: tokio::sync::mpsc::Receiver<rampart_notify::DeadLetter>,
+) {
+    while let Some(d) = dead.recv().await {
+        tracing::warn!(sink = %d.sink, endpoint = %d.endpoint, error = %d.last_error, "notification not delivered");
+        let entry = rampart_store::AuditEntry {
+            at: d.at,
+            actor: "system".into(),
+            action: "notify.dead_letter".into(),
+            subject: format!("{} ({})", d.sink, d.endpoint),
+            detection_id: None,
+            result: "failed".into(),
+            detail: serde_json::to_value(&d).unwrap_or_default(),
+        };
+        let s = store.clone();
+        if !matches!(
+            tokio::task::spawn_blocking(move || s.append_audit(&entry)).await,
+            Ok(Ok(_))
+        ) {
+            shared.store_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 async fn handle_signals(state: api::AppState) {

@@ -69,6 +69,36 @@ pub fn pipeline(shared: &Shared) -> Vec<Metric> {
             load(&shared.dropped_events),
         ),
         m(
+            "log_lines_total",
+            "Log lines received (syslog and followed files).",
+            Counter,
+            load(&shared.log_stats.lines),
+        ),
+        m(
+            "log_lines_dropped_total",
+            "Log lines dropped because the log parser was behind.",
+            Counter,
+            load(&shared.log_stats.lines_dropped),
+        ),
+        m(
+            "log_lines_skipped_total",
+            "Log lines the parsers could not read or skipped (too long, junk).",
+            Counter,
+            load(&shared.log_stats.lines_skipped),
+        ),
+        m(
+            "log_events_total",
+            "Events (logins, requests, firewall packets) parsed from logs.",
+            Counter,
+            load(&shared.log_stats.events),
+        ),
+        m(
+            "log_events_dropped_total",
+            "Log events dropped because the engine's queue was full.",
+            Counter,
+            load(&shared.log_stats.events_dropped),
+        ),
+        m(
             "store_errors_total",
             "Store operations that failed.",
             Counter,
@@ -271,6 +301,58 @@ pub fn exporters(shared: &Shared) -> Vec<Metric> {
     out
 }
 
+/// Per capture interface counters, labelled by interface name.
+pub fn captures(shared: &Shared) -> Vec<Metric> {
+    let mut out = Vec::new();
+    for c in shared.captures() {
+        let with = |name, help, value: u64| Metric {
+            name,
+            help,
+            kind: Counter,
+            labels: vec![("interface", c.interface.clone())],
+            value: value as f64,
+        };
+        out.extend([
+            with(
+                "capture_packets_total",
+                "Frames read from the interface's capture rings.",
+                c.packets,
+            ),
+            with(
+                "capture_bytes_total",
+                "Wire bytes of the frames read from the interface's capture rings.",
+                c.bytes,
+            ),
+            with(
+                "capture_kernel_drops_total",
+                "Frames the kernel dropped because a capture ring was full.",
+                c.kernel_drops,
+            ),
+            with(
+                "capture_errors_total",
+                "Captured frames that could not be decoded.",
+                c.errors,
+            ),
+            with(
+                "capture_non_ip_total",
+                "Captured frames that carry no IP (ARP, LLDP, ...).",
+                c.non_ip,
+            ),
+            with(
+                "capture_records_total",
+                "Records from captured frames handed to the detection engine.",
+                c.records,
+            ),
+            with(
+                "capture_queue_drops_total",
+                "Records from captured frames dropped because the engine's queue was full.",
+                c.queue_drops,
+            ),
+        ]);
+    }
+    out
+}
+
 /// UDP receive-buffer drops per collector port, from /proc/net/udp and udp6 (Linux).
 pub fn socket_drops(ports: &[u16]) -> Vec<Metric> {
     let mut drops: std::collections::BTreeMap<u16, u64> = ports.iter().map(|&p| (p, 0)).collect();
@@ -306,7 +388,7 @@ pub fn socket_drops(ports: &[u16]) -> Vec<Metric> {
         .collect()
 }
 
-fn read_small(path: &str) -> std::io::Result<String> {
+pub(crate) fn read_small(path: &str) -> std::io::Result<String> {
     use std::io::Read;
     let mut s = String::new();
     #[allow(clippy::disallowed_methods)] // bounded by take()

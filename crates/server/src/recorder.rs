@@ -8,6 +8,7 @@ use crate::engine::EngineEvent;
 use crate::shared::{LiveEvent, Shared};
 use rampart_detect::Phase;
 use rampart_model::{Detection, Direction, Timestamp};
+use rampart_notify::{EventKind, Notification, Notifier};
 use rampart_store::{
     DetectionQuery, DetectionState, DetectionUpdate, Store, StoredDetection, TimelineEntry,
 };
@@ -40,6 +41,12 @@ fn key_of(d: &Detection) -> CaseKey {
             target: s.target.to_string(),
             direction: Some(s.direction),
             source: Some(s.source.to_string()),
+        },
+        d => CaseKey {
+            kind: d.kind(),
+            target: d.address().map(|c| c.to_string()).unwrap_or_default(),
+            direction: Some(d.direction()),
+            source: d.source().map(|a| a.to_string()),
         },
     }
 }
@@ -96,6 +103,7 @@ impl Carry {
                 a.peak_bps = a.peak_bps.max(self.peak_bps);
             }
             Detection::Scan(s) => s.start = s.start.min(self.start),
+            _ => {}
         }
     }
 }
@@ -118,6 +126,10 @@ pub struct Recorder {
     restore_deadline: tokio::time::Instant,
     /// Saved detections go on to the responder.
     respond: tokio::sync::mpsc::Sender<crate::responder::Input>,
+    notifier: Arc<Notifier>,
+    /// Per stored attack: the peak and vector count last told, so that updates are told
+    /// only when they matter (a doubled peak, a new vector).
+    told: HashMap<u64, (u64, usize)>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -190,6 +202,7 @@ fn entry(phase: Phase, d: &Detection, at: Timestamp) -> TimelineEntry {
                 json!({"ports": s.ports, "hosts": s.hosts, "probes": s.probes}),
             )
         }
+        d => (d.evidence().to_string(), json!({})),
     };
     TimelineEntry {
         at,
@@ -207,6 +220,7 @@ impl Recorder {
         shared: Arc<Shared>,
         grace: Duration,
         respond: tokio::sync::mpsc::Sender<crate::responder::Input>,
+        notifier: Arc<Notifier>,
     ) -> Self {
         let mut restored = HashMap::new();
         let active = blocking(&store, |s| {
@@ -260,6 +274,8 @@ impl Recorder {
             restored,
             restore_deadline: tokio::time::Instant::now() + grace,
             respond,
+            notifier,
+            told: HashMap::new(),
         }
     }
 
@@ -378,6 +394,8 @@ impl Recorder {
                         "the responder is behind: detection not judged"
                     );
                 }
+                let json = detection_json(&stored);
+                self.tell(kind, phase, resumed, &stored, &json);
                 let phase = match phase {
                     Phase::Started => "started",
                     Phase::Updated => "updated",
@@ -385,11 +403,58 @@ impl Recorder {
                 };
                 let _ = self.shared.events.send(LiveEvent::Detection {
                     phase: phase.into(),
-                    detection: detection_json(&stored),
+                    detection: json,
                 });
             }
             Ok(None) => {}
             Err(err) => self.store_error("saving a detection", &err),
+        }
+    }
+
+    /// Notifications for a detection's step: every start and end, and the updates that
+    /// matter (a peak doubled since last told, or a new vector).
+    fn tell(
+        &mut self,
+        kind: &str,
+        phase: Phase,
+        resumed: bool,
+        stored: &StoredDetection,
+        json: &serde_json::Value,
+    ) {
+        let ddos = kind == "ddos";
+        let peak = stored.body["peak_pps"].as_u64().unwrap_or(0);
+        let vectors = stored.body["vectors"].as_array().map_or(0, Vec::len);
+        let event = match (phase, ddos) {
+            (Phase::Started, true) if !resumed => Some(EventKind::AttackStarted),
+            (Phase::Started, true) => Some(EventKind::AttackUpdated),
+            (Phase::Started, false) if !resumed => Some(EventKind::DetectionStarted),
+            (Phase::Updated, true) => {
+                let (p, v) = self.told.get(&stored.id).copied().unwrap_or((0, 0));
+                (peak >= p.saturating_mul(2) || vectors > v).then_some(EventKind::AttackUpdated)
+            }
+            (Phase::Ended, true) => Some(EventKind::AttackEnded),
+            (Phase::Ended, false) => Some(EventKind::DetectionEnded),
+            _ => None,
+        };
+        match phase {
+            Phase::Ended => {
+                self.told.remove(&stored.id);
+            }
+            _ if event.is_some() => {
+                self.told.insert(stored.id, (peak, vectors));
+            }
+            _ => {}
+        }
+        if let Some(event) = event {
+            let note = resumed.then_some("seen again after a restart of rampart");
+            self.notifier.notify(Notification::new(
+                event,
+                crate::clock::now(),
+                self.notifier.daemon_name(),
+                Some(json.clone()),
+                None,
+                note,
+            ));
         }
     }
 

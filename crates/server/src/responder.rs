@@ -6,6 +6,7 @@
 use crate::shared::{LiveEvent, Shared};
 use rampart_bgp::{PeerResult, Report, Speaker};
 use rampart_model::{ActionKind, Cidr, Detection, Mitigation, MitigationState, Timestamp};
+use rampart_notify::{EventKind, Notification, Notifier};
 use rampart_respond::{
     routes_for, Decision, NftConfig, Nftables, Phase, Policy, Refusal, RespondConfig, TrafficMix,
 };
@@ -62,6 +63,7 @@ pub struct Responder {
     nft_flowspec: bool,
     /// The BGP speaker, when peers are configured.
     bgp: Option<Arc<Speaker>>,
+    notifier: Arc<Notifier>,
 }
 
 impl std::fmt::Debug for Responder {
@@ -80,7 +82,12 @@ async fn blocking<T: Send + 'static>(
 
 impl Responder {
     /// Loads the mitigations left active by the previous run and prepares the firewall.
-    pub async fn new(cfg: RespondConfig, store: Arc<dyn Store>, shared: Arc<Shared>) -> Self {
+    pub async fn new(
+        cfg: RespondConfig,
+        store: Arc<dyn Store>,
+        shared: Arc<Shared>,
+        notifier: Arc<Notifier>,
+    ) -> Self {
         let nft_cfg = cfg.nftables.clone();
         let mut policy = Policy::new(cfg);
         let s = store.clone();
@@ -122,6 +129,7 @@ impl Responder {
             nft,
             nft_flowspec: nft_cfg.flowspec,
             bgp,
+            notifier,
         };
         // The firewall forgets nothing on our restart, but it may have been rebooted. (The
         // speaker got the restored routes at its start.)
@@ -289,7 +297,9 @@ impl Responder {
     /// `ok`, or `no_peers` for an announcement with no BGP peer to announce it to.
     async fn apply(&self, m: &Mitigation) -> Result<&'static str, String> {
         let local = match (m.kind, &self.nft) {
-            (ActionKind::Ban, None) => return Err("respond.nftables is not enabled".into()),
+            // No local firewall: the bans are enforced by the bouncers that pull them from
+            // /v1/decisions/stream.
+            (ActionKind::Ban, None) => return Ok("bouncers"),
             (ActionKind::Ban, Some(nft)) => Some(nft.clone()),
             (ActionKind::Flowspec, Some(nft)) if self.nft_flowspec => Some(nft.clone()),
             _ => None,
@@ -457,7 +467,32 @@ impl Responder {
             m.detection_id.map(|id| (id, timeline)),
         )
         .await;
-        self.publish(action, result, serde_json::to_value(m).unwrap_or_default());
+        let json = serde_json::to_value(m).unwrap_or_default();
+        let kinds: &[EventKind] = match (action, result) {
+            (_, "failed") => &[EventKind::MitigationFailed],
+            ("mitigation.apply", _) if m.reason.contains("escalated") => {
+                &[EventKind::AttackEscalated, EventKind::MitigationApplied]
+            }
+            ("mitigation.apply", _) => &[EventKind::MitigationApplied],
+            ("mitigation.withdraw", _) => &[EventKind::MitigationWithdrawn],
+            ("mitigation.pending", _) => &[EventKind::MitigationPending],
+            _ => &[],
+        };
+        for &k in kinds {
+            self.tell(k, json.clone());
+        }
+        self.publish(action, result, json);
+    }
+
+    fn tell(&self, kind: EventKind, mitigation: serde_json::Value) {
+        self.notifier.notify(Notification::new(
+            kind,
+            crate::clock::now(),
+            self.notifier.daemon_name(),
+            None,
+            Some(mitigation),
+            None,
+        ));
     }
 
     /// Saves a mitigation's state, its audit entry and its detection's timeline entry.
@@ -518,6 +553,10 @@ impl Responder {
         };
         self.persist(None, entry, r.detection_id.map(|id| (id, timeline)))
             .await;
+        self.tell(
+            EventKind::MitigationRefused,
+            serde_json::to_value(&r).unwrap_or_default(),
+        );
         self.publish(
             "mitigation.refused",
             r.guard.as_str(),

@@ -68,6 +68,60 @@ pub struct ListenerInfo {
     pub recv_buffer_bytes: usize,
 }
 
+/// One capture interface's counters, added to by its capture threads.
+#[derive(Debug, Default)]
+pub struct CaptureCounters {
+    /// Frames read from the rings.
+    pub packets: AtomicU64,
+    /// Their lengths on the wire.
+    pub bytes: AtomicU64,
+    /// Frames the kernel dropped because a ring was full (PACKET_STATISTICS tp_drops).
+    pub kernel_drops: AtomicU64,
+    /// Frames (or flow datagrams inside them) that could not be decoded.
+    pub errors: AtomicU64,
+    /// Frames that carry no IP (ARP, LLDP, ...), skipped.
+    pub non_ip: AtomicU64,
+    /// Records handed to the engine's queue.
+    pub records: AtomicU64,
+    /// Records dropped because the engine's queue was full.
+    pub queue_drops: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl CaptureCounters {
+    pub fn set_last_error(&self, e: String) {
+        *lock(&self.last_error) = Some(e);
+    }
+}
+
+/// A capture interface: how it was opened and its counters.
+#[derive(Debug)]
+pub struct CaptureInfo {
+    pub interface: String,
+    pub sockets: usize,
+    /// Ring bytes per socket.
+    pub ring_bytes: usize,
+    pub promiscuous: bool,
+    pub counters: Arc<CaptureCounters>,
+}
+
+/// A capture interface as `/api/v1/status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaptureView {
+    pub interface: String,
+    pub sockets: usize,
+    pub ring_bytes: usize,
+    pub promiscuous: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub errors: u64,
+    pub non_ip: u64,
+    pub records: u64,
+    pub queue_drops: u64,
+    pub last_error: Option<String>,
+}
+
 /// Something that happened, for the console's live stream (`/api/v1/events`).
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -95,6 +149,11 @@ pub struct Shared {
     pub dropped_records: AtomicU64,
     /// Records the engine has processed.
     pub processed_records: AtomicU64,
+    /// Log events (logins, requests, firewall packets) the engine has processed.
+    pub processed_log_events: AtomicU64,
+    /// The log intake's counters.
+    pub log_stats: Arc<crate::loglisten::LogStats>,
+    log_listeners: Mutex<Vec<crate::loglisten::LogListener>>,
     /// Datagrams from exporters outside the allow-list.
     pub refused_datagrams: AtomicU64,
     /// Live events not delivered because the recorder was behind.
@@ -107,9 +166,11 @@ pub struct Shared {
     allowed: RwLock<Arc<PrefixSet>>,
     generation: AtomicU64,
     listeners: Mutex<Vec<ListenerInfo>>,
+    captures: Mutex<Vec<CaptureInfo>>,
     live: Mutex<VecDeque<LiveSecond>>,
     detect_stats: Mutex<Option<(DdosStats, ScanStats)>>,
     bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
+    notifier: Mutex<Option<Arc<rampart_notify::Notifier>>>,
     pub events: broadcast::Sender<LiveEvent>,
 }
 
@@ -126,6 +187,9 @@ impl Shared {
             queued_records: AtomicU64::new(0),
             dropped_records: AtomicU64::new(0),
             processed_records: AtomicU64::new(0),
+            processed_log_events: AtomicU64::new(0),
+            log_stats: Arc::default(),
+            log_listeners: Mutex::new(Vec::new()),
             refused_datagrams: AtomicU64::new(0),
             dropped_events: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
@@ -135,9 +199,11 @@ impl Shared {
             allowed: RwLock::new(Arc::new(allowed)),
             generation: AtomicU64::new(0),
             listeners: Mutex::new(Vec::new()),
+            captures: Mutex::new(Vec::new()),
             live: Mutex::new(VecDeque::with_capacity(LIVE_SECONDS)),
             detect_stats: Mutex::new(None),
             bgp: Mutex::new(None),
+            notifier: Mutex::new(None),
             events: broadcast::channel(4_096).0,
         }
     }
@@ -197,8 +263,44 @@ impl Shared {
         lock(&self.listeners).push(info);
     }
 
+    pub fn set_log_listeners(&self, l: Vec<crate::loglisten::LogListener>) {
+        *lock(&self.log_listeners) = l;
+    }
+
+    pub fn log_listeners(&self) -> Vec<crate::loglisten::LogListener> {
+        lock(&self.log_listeners).clone()
+    }
+
     pub fn listeners(&self) -> Vec<ListenerInfo> {
         lock(&self.listeners).clone()
+    }
+
+    pub fn add_capture(&self, info: CaptureInfo) {
+        lock(&self.captures).push(info);
+    }
+
+    pub fn captures(&self) -> Vec<CaptureView> {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        lock(&self.captures)
+            .iter()
+            .map(|c| {
+                let n = &c.counters;
+                CaptureView {
+                    interface: c.interface.clone(),
+                    sockets: c.sockets,
+                    ring_bytes: c.ring_bytes,
+                    promiscuous: c.promiscuous,
+                    packets: load(&n.packets),
+                    bytes: load(&n.bytes),
+                    kernel_drops: load(&n.kernel_drops),
+                    errors: load(&n.errors),
+                    non_ip: load(&n.non_ip),
+                    records: load(&n.records),
+                    queue_drops: load(&n.queue_drops),
+                    last_error: lock(&n.last_error).clone(),
+                }
+            })
+            .collect()
     }
 
     pub fn push_live(&self, second: LiveSecond) {
@@ -224,6 +326,15 @@ impl Shared {
 
     pub fn set_detect_stats(&self, ddos: DdosStats, scan: ScanStats) {
         *lock(&self.detect_stats) = Some((ddos, scan));
+    }
+
+    pub fn set_notifier(&self, n: Option<Arc<rampart_notify::Notifier>>) {
+        *lock(&self.notifier) = n;
+    }
+
+    /// Per-sink notification counters; `None` once stopped.
+    pub fn notify_stats(&self) -> Option<rampart_notify::NotifyStats> {
+        lock(&self.notifier).as_ref().map(|n| n.stats())
     }
 
     pub fn set_bgp(&self, speaker: Option<Arc<rampart_bgp::Speaker>>) {

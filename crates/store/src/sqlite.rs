@@ -175,6 +175,14 @@ fn indexed(d: &Detection) -> Indexed {
             start: s.start,
             end: s.end,
         },
+        d => Indexed {
+            kind: d.kind(),
+            target: d.address().map(|c| c.to_string()).unwrap_or_default(),
+            source: d.source().map(|a| a.to_string()),
+            direction: d.direction(),
+            start: d.start(),
+            end: d.end(),
+        },
     }
 }
 

@@ -1,6 +1,6 @@
 //! Running `rampart serve` in a test: a daemon in its own directory on free ports, a tiny
-//! HTTP/1.1 client for its API, tokens made with `rampart token create`, and a live exporter
-//! (softflowd capturing a veth that tcpreplay feeds from a network namespace).
+//! HTTP/1.1 client for its API, tokens made with `rampart token create`, a veth pair into a
+//! network namespace that tcpreplay feeds, and a live exporter (softflowd capturing the veth).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -38,6 +38,9 @@ pub struct Daemon {
     child: Option<Child>,
     pub api: SocketAddr,
     pub flow: SocketAddr,
+    /// Syslog over UDP and TCP.
+    pub syslog_udp: SocketAddr,
+    pub syslog_tcp: SocketAddr,
     log: Arc<Mutex<String>>,
 }
 
@@ -59,6 +62,8 @@ impl Daemon {
             .arg("serve")
             .args(["--set", "listen.flow=[\"127.0.0.1:0\"]"])
             .args(["--set", "api.listen=\"127.0.0.1:0\""])
+            .args(["--set", "logs.syslog_udp=[\"127.0.0.1:0\"]"])
+            .args(["--set", "logs.syslog_tcp=[\"127.0.0.1:0\"]"])
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -85,11 +90,20 @@ impl Daemon {
                 .lines()
                 .find(|l| l.contains("API and console at"))
                 .and_then(|l| addr_after(l, "http://"));
-            if let (Some(flow), Some(api)) = (flow, api) {
+            let syslog = |proto: &str| {
+                text.lines()
+                    .find(|l| l.contains(&format!("receiving syslog over {proto}")))
+                    .and_then(|l| addr_after(l, "listen="))
+            };
+            if let (Some(flow), Some(api), Some(udp), Some(tcp)) =
+                (flow, api, syslog("UDP"), syslog("TCP"))
+            {
                 return Daemon {
                     child: Some(child),
                     api,
                     flow,
+                    syslog_udp: udp,
+                    syslog_tcp: tcp,
                     log,
                 };
             }
@@ -319,18 +333,17 @@ fn run(cmd: &[&str]) {
     );
 }
 
-/// A live exporter: a veth pair whose far end sits in a network namespace; tcpreplay sends
-/// captures into the far end, and softflowd on the near end exports what it sees as NetFlow
-/// v9 to a collector on loopback, with flow times from the live clock. Torn down on drop.
-pub struct LiveExporter {
+/// A veth pair whose far end sits in a network namespace, for tcpreplay to send captures
+/// into the far end and something on the near end to see them. IPv6 is off on both ends, so
+/// that nothing but the replayed frames crosses (no router solicitations). Torn down on drop.
+pub struct Veth {
     pub netns: String,
     pub near: String,
-    far: String,
-    softflowd: Child,
+    pub far: String,
 }
 
-impl LiveExporter {
-    pub fn start(name: &str, collector: SocketAddr) -> LiveExporter {
+impl Veth {
+    pub fn start(name: &str) -> Veth {
         let id = std::process::id() % 100_000;
         let netns = format!("rp{name}{id}");
         let (near, far) = (format!("rpa{id}{name}"), format!("rpb{id}{name}"));
@@ -341,16 +354,114 @@ impl LiveExporter {
         let _ = Command::new("ip").args(["netns", "del", &netns]).output();
         let _ = Command::new("ip").args(["link", "del", &near]).output();
         run(&["ip", "netns", "add", &netns]);
+        // From here on, a failure still removes what was made.
+        let veth = Veth { netns, near, far };
+        let (netns, near, far) = (&veth.netns, &veth.near, &veth.far);
         run(&[
-            "ip", "link", "add", &near, "type", "veth", "peer", "name", &far,
+            "ip", "link", "add", near, "type", "veth", "peer", "name", far,
         ]);
-        run(&["ip", "link", "set", &far, "netns", &netns]);
-        run(&["ip", "link", "set", &near, "up"]);
-        run(&[
-            "ip", "netns", "exec", &netns, "ip", "link", "set", &far, "up",
-        ]);
+        run(&["ip", "link", "set", far, "netns", netns]);
+        let _ = Command::new("sysctl")
+            .args(["-qw", &format!("net.ipv6.conf.{near}.disable_ipv6=1")])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "exec", netns, "sysctl", "-qw"])
+            .arg(format!("net.ipv6.conf.{far}.disable_ipv6=1"))
+            .output();
+        run(&["ip", "link", "set", near, "up"]);
+        run(&["ip", "netns", "exec", netns, "ip", "link", "set", far, "up"]);
+        veth
+    }
+
+    fn tcpreplay(&self, pcap: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.netns])
+            .arg(program("tcpreplay"))
+            .args(["-i", &self.far])
+            .args(args)
+            .arg(pcap);
+        cmd
+    }
+
+    /// Starts tcpreplay of `pcap` at its own pace into the namespace's end.
+    pub fn replay(&self, pcap: &Path) -> Replay {
+        let child = self
+            .tcpreplay(pcap, &["-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Replay(child)
+    }
+
+    /// Runs tcpreplay of `pcap` with `args` to its end; returns what it says it sent.
+    pub fn replay_counted(&self, pcap: &Path, args: &[&str]) -> Sent {
+        let out = self.tcpreplay(pcap, args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "tcpreplay failed:\n{text}");
+        Sent::parse(&text).unwrap_or_else(|| panic!("no count in tcpreplay's output:\n{text}"))
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.near])
+            .output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .output();
+    }
+}
+
+/// What tcpreplay reported: "Actual: N packets (B bytes) sent in ..." and its failures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub packets: u64,
+    pub bytes: u64,
+    pub failed: u64,
+}
+
+impl Sent {
+    pub fn parse(text: &str) -> Option<Sent> {
+        let number_after = |key: &str| -> Option<u64> {
+            let at = text.find(key)? + key.len();
+            let rest = text[at..].trim_start_matches([' ', '\t', '(']);
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        };
+        Some(Sent {
+            packets: number_after("Actual:")?,
+            bytes: number_after("packets")?,
+            failed: number_after("Failed packets:").unwrap_or(0),
+        })
+    }
+}
+
+/// A live exporter: softflowd on the near end of a [`Veth`] exports what tcpreplay sends into
+/// the far end as NetFlow v9 to a collector on loopback, with flow times from the live clock.
+/// Torn down on drop.
+pub struct LiveExporter {
+    pub veth: Veth,
+    softflowd: Child,
+}
+
+impl LiveExporter {
+    pub fn start(name: &str, collector: SocketAddr) -> LiveExporter {
+        let veth = Veth::start(name);
         let softflowd = Command::new(program("softflowd"))
-            .args(["-i", &near, "-n", &collector.to_string(), "-v", "9", "-d"])
+            .args([
+                "-i",
+                &veth.near,
+                "-n",
+                &collector.to_string(),
+                "-v",
+                "9",
+                "-d",
+            ])
             .args(["-t", "maxlife=2s", "-t", "general=2s", "-t", "expint=1s"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -358,26 +469,12 @@ impl LiveExporter {
             .unwrap();
         // softflowd opens its capture asynchronously.
         std::thread::sleep(Duration::from_millis(800));
-        LiveExporter {
-            netns,
-            near,
-            far,
-            softflowd,
-        }
+        LiveExporter { veth, softflowd }
     }
 
     /// Starts tcpreplay of `pcap` at its own pace into the namespace's end of the veth.
     pub fn replay(&self, pcap: &Path) -> Replay {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.netns])
-            .arg(program("tcpreplay"))
-            .args(["-q", "-i", &self.far])
-            .arg(pcap)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Replay(child)
+        self.veth.replay(pcap)
     }
 }
 
@@ -399,13 +496,8 @@ impl Drop for Replay {
 
 impl Drop for LiveExporter {
     fn drop(&mut self) {
+        // Before the veth goes (the field drops after this).
         let _ = self.softflowd.kill();
         let _ = self.softflowd.wait();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.near])
-            .output();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .output();
     }
 }

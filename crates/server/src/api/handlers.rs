@@ -129,7 +129,24 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             "queue_records": config.listen.queue_records,
         },
         "listeners": shared.listeners(),
+        "logs": {
+            "listeners": shared.log_listeners(),
+            "processed_events": load(&shared.processed_log_events),
+            "udp_datagrams": load(&shared.log_stats.udp_datagrams),
+            "tcp_connections": load(&shared.log_stats.tcp_connections),
+            "tcp_open": shared.log_stats.tcp_open.load(Ordering::Relaxed),
+            "tcp_refused": load(&shared.log_stats.tcp_refused),
+            "file_lines": load(&shared.log_stats.file_lines),
+            "file_rotations": load(&shared.log_stats.file_rotations),
+            "lines": load(&shared.log_stats.lines),
+            "lines_dropped": load(&shared.log_stats.lines_dropped),
+            "lines_skipped": load(&shared.log_stats.lines_skipped),
+            "events": load(&shared.log_stats.events),
+            "events_dropped": load(&shared.log_stats.events_dropped),
+        },
+        "captures": shared.captures(),
         "api": { "listen": config.api.listen },
+        "notify": shared.notify_stats(),
         "detectors": detectors,
         "store": { "path": config.store.path },
     }))
@@ -381,6 +398,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         all.extend(metrics::detectors(&d, &s));
     }
     all.extend(metrics::exporters(shared));
+    all.extend(metrics::captures(shared));
     let ports: Vec<u16> = shared.listeners().iter().map(|l| l.listen.port()).collect();
     all.extend(
         tokio::task::spawn_blocking(move || metrics::socket_drops(&ports))

@@ -164,6 +164,18 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route(
         Method::GET,
+        "/v1/decisions/stream",
+        VIEWER,
+        "CrowdSec bouncer API: bans to enforce, as changes since the bouncer's last poll",
+    ),
+    route(
+        Method::GET,
+        "/v1/decisions",
+        VIEWER,
+        "CrowdSec bouncer API: bans in force, for an address or range",
+    ),
+    route(
+        Method::GET,
         "/api/v1/tokens",
         ADMIN,
         "API tokens (no secrets)",
@@ -204,6 +216,8 @@ pub struct AppInner {
     reload: Option<ReloadFn>,
     control: Mutex<std::sync::mpsc::Sender<Control>>,
     respond: tokio::sync::mpsc::Sender<crate::responder::Command>,
+    /// What each bouncer (by token id) was last told, for the decision stream's changes.
+    pub bouncers: Mutex<crate::decisions::Bouncers>,
     tokens: Mutex<HashMap<[u8; 32], (TokenInfo, Instant)>>,
 }
 
@@ -233,6 +247,7 @@ impl AppState {
             reload,
             control: Mutex::new(control),
             respond,
+            bouncers: Mutex::new(Default::default()),
             tokens: Mutex::new(HashMap::new()),
         }))
     }
@@ -266,6 +281,11 @@ impl AppState {
                 || new.listen.recv_buffer_bytes != old.listen.recv_buffer_bytes
                 || new.listen.queue_records != old.listen.queue_records
                 || new.listen.max_exporters != old.listen.max_exporters
+                || new.listen.interfaces != old.listen.interfaces
+                || new.listen.capture_threads != old.listen.capture_threads
+                || new.listen.capture_block_bytes != old.listen.capture_block_bytes
+                || new.listen.capture_blocks != old.listen.capture_blocks
+                || new.listen.capture_promiscuous != old.listen.capture_promiscuous
             {
                 restart.push("listen");
             }
@@ -508,6 +528,13 @@ async fn authorize(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
+        // CrowdSec bouncers send their key as X-Api-Key.
+        .or_else(|| {
+            req.headers()
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
         .filter(|t| !t.is_empty() && t.len() <= 256);
     let token = match bearer {
         Some(secret) => state.token(secret).await?,
@@ -575,6 +602,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/mitigations/{id}/reject",
             post(h::reject_mitigation),
         )
+        .route("/v1/decisions/stream", get(crate::decisions::stream))
+        .route("/v1/decisions", get(crate::decisions::list))
         .route("/api/v1/tokens", get(h::tokens).post(h::create_token))
         .route("/api/v1/tokens/{id}", delete(h::revoke_token))
         .route("/api/v1/config", get(h::config))

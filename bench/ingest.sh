@@ -54,7 +54,7 @@
 #
 # Usage: sudo bench/ingest.sh        Markdown tables on stdout, progress on stderr.
 # Environment: DURATION (15) seconds per run, RATES ("250000 500000 750000 1000000 1500000 2000000 max"),
-#   TOOLS (all five above), RUNS (2), CONFIRM (3), RAW=FILE keeps every run's row,
+#   TOOLS (all five above), RUNS (3), CONFIRM (3), RAW=FILE keeps every run's row,
 #   KEEP=DIR keeps the scratch directory (logs, outputs) there.
 set -euo pipefail
 ulimit -c 0 # FastNetMon 1.2.4 aborts when stopped
@@ -62,7 +62,7 @@ cd "$(dirname "$0")/.."
 duration=${DURATION:-15}
 rates=${RATES:-"250000 500000 750000 1000000 1500000 2000000 max"}
 tools=${TOOLS:-"rampart rampart-4m nfacctd fastnetmon fastnetmon-defaults"}
-runs=${RUNS:-2}
+runs=${RUNS:-3}
 confirm=${CONFIRM:-3}
 here=bench/ingest
 port=20555          # flow port, the same for every collector (one runs at a time)

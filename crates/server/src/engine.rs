@@ -23,6 +23,17 @@ pub enum EngineEvent {
     Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
+    /// A detection from the detectors that share the `DetectionEvent` lifecycle (logins,
+    /// exfiltration, HTTP floods, indicator matches); `detector` keeps their ids apart.
+    Finding(Finding),
+}
+
+/// One step of one detection of a `DetectionEvent` detector, named by that detector
+/// ("auth", "exfil", "http", "intel"): its ids are unique only within it.
+#[derive(Debug)]
+pub struct Finding {
+    pub detector: &'static str,
+    pub event: rampart_detect::DetectionEvent,
 }
 
 /// What the engine is fed: flow records and packets, or events from access logs.
@@ -39,9 +50,21 @@ pub enum Control {
     Reconfigure(Box<Config>),
 }
 
+/// Never blocks the detectors: a full queue drops the event and counts it.
+fn send(out: &Sender<EngineEvent>, shared: &Shared, e: EngineEvent) {
+    match out.try_send(e) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
+            shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct Engine {
     ddos: DdosDetector,
     scan: ScanDetector,
+    /// Login abuse, exfiltration and HTTP floods.
+    findings: crate::findings::Detectors,
     meter: TrafficMeter,
     tick_ns: u64,
     next_tick: u64,
@@ -72,6 +95,7 @@ impl Engine {
             ),
             ddos: DdosDetector::new(ddos.clone()),
             scan: ScanDetector::new(config.detect.scan.clone()),
+            findings: crate::findings::Detectors::new(config),
             tick_ns,
             next_tick: (now.as_nanos() / tick_ns + 1) * tick_ns,
             shared,
@@ -106,6 +130,7 @@ impl Engine {
                 last_stats = now.as_secs();
                 self.shared
                     .set_detect_stats(self.ddos.stats(), self.scan.stats());
+                self.shared.set_finding_stats(self.findings.stats());
             }
             if self.shared.stopping.load(Ordering::Relaxed) {
                 break;
@@ -137,7 +162,8 @@ impl Engine {
                     match e {
                         // Firewall log lines are packets, for the scan and flood detectors.
                         LogEvent::Flow(r) => self.observe_flow(r),
-                        LogEvent::Auth(_) | LogEvent::Http(_) => {}
+                        LogEvent::Auth(a) => self.findings.observe_auth(a),
+                        LogEvent::Http(h) => self.findings.observe_http(h),
                     }
                 }
                 self.shared
@@ -151,6 +177,7 @@ impl Engine {
     fn observe_flow(&mut self, r: &FlowRecord) {
         self.ddos.observe(r);
         self.scan.observe(r);
+        self.findings.observe_flow(r);
         self.meter.observe(r);
     }
 
@@ -184,6 +211,9 @@ impl Engine {
             while let Some(e) = self.scan.poll_event() {
                 self.send(EngineEvent::Scan(e));
             }
+            let (out, shared) = (&self.out, &self.shared);
+            self.findings
+                .tick(t, |f| send(out, shared, EngineEvent::Finding(f)));
         }
         let closed = self.meter.advance(now);
         for s in closed.seconds {
@@ -194,14 +224,8 @@ impl Engine {
         }
     }
 
-    /// Never blocks the detectors: a full queue drops the event and counts it.
     fn send(&self, e: EngineEvent) {
-        match self.out.try_send(e) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
-                self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        send(&self.out, &self.shared, e);
     }
 
     /// A reloaded configuration: thresholds and the protected space apply at once, keeping
@@ -238,6 +262,7 @@ impl Engine {
             keep.max_pairs = old.max_pairs;
             let _ = self.scan.reconfigure(keep);
         }
+        self.findings.reconfigure(config);
         let d = self.ddos.config();
         self.meter
             .set_protect(&config.protect, d.prefix_len_v4, d.prefix_len_v6);

@@ -305,6 +305,11 @@ impl Recorder {
                 self.detection("scan", s.id, s.phase, Detection::Scan(s.detection), None)
                     .await
             }
+            EngineEvent::Finding(f) => {
+                let e = f.event;
+                self.detection(f.detector, e.id, e.phase, e.detection, None)
+                    .await
+            }
             EngineEvent::Traffic(rows) => {
                 if let Err(e) = blocking(&self.store, move |s| s.add_traffic(&rows)).await {
                     self.store_error("saving traffic", &e);
@@ -447,14 +452,19 @@ impl Recorder {
         }
         if let Some(event) = event {
             let note = resumed.then_some("seen again after a restart of rampart");
-            self.notifier.notify(Notification::new(
+            let mut n = Notification::new(
                 event,
                 crate::clock::now(),
                 self.notifier.daemon_name(),
                 Some(json.clone()),
                 None,
                 note,
-            ));
+            );
+            if event == EventKind::DetectionStarted {
+                let kind = stored.kind.as_str();
+                n.severity = crate::findings::severity_of(kind).unwrap_or(n.severity);
+            }
+            self.notifier.notify(n);
         }
     }
 

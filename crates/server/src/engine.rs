@@ -23,6 +23,15 @@ pub enum EngineEvent {
     Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
+    /// A step of a detection from any other detector, kept and shown like the others.
+    Finding(Finding),
+}
+
+/// One detection step and the detector that made it (`"intel"`, ...).
+#[derive(Debug)]
+pub struct Finding {
+    pub detector: &'static str,
+    pub event: rampart_detect::DetectionEvent,
 }
 
 /// What the engine is fed: flow records and packets, or events from access logs.
@@ -42,6 +51,8 @@ pub enum Control {
 pub struct Engine {
     ddos: DdosDetector,
     scan: ScanDetector,
+    /// Every flow and log event against the indicators in force (`None` without intel).
+    ioc: Option<rampart_intel::detector::IocDetector>,
     meter: TrafficMeter,
     tick_ns: u64,
     next_tick: u64,
@@ -72,6 +83,13 @@ impl Engine {
             ),
             ddos: DdosDetector::new(ddos.clone()),
             scan: ScanDetector::new(config.detect.scan.clone()),
+            ioc: shared.intel().map(|i| {
+                rampart_intel::detector::IocDetector::new(
+                    config.detect.ioc.clone(),
+                    i.indicators(),
+                    config.protect.clone(),
+                )
+            }),
             tick_ns,
             next_tick: (now.as_nanos() / tick_ns + 1) * tick_ns,
             shared,
@@ -106,6 +124,9 @@ impl Engine {
                 last_stats = now.as_secs();
                 self.shared
                     .set_detect_stats(self.ddos.stats(), self.scan.stats());
+                if let (Some(ioc), Some(i)) = (&self.ioc, self.shared.intel()) {
+                    i.set_ioc_stats(ioc.stats());
+                }
             }
             if self.shared.stopping.load(Ordering::Relaxed) {
                 break;
@@ -137,7 +158,16 @@ impl Engine {
                     match e {
                         // Firewall log lines are packets, for the scan and flood detectors.
                         LogEvent::Flow(r) => self.observe_flow(r),
-                        LogEvent::Auth(_) | LogEvent::Http(_) => {}
+                        LogEvent::Auth(a) => {
+                            if let Some(ioc) = &mut self.ioc {
+                                ioc.observe_auth(a);
+                            }
+                        }
+                        LogEvent::Http(h) => {
+                            if let Some(ioc) = &mut self.ioc {
+                                ioc.observe_http(h);
+                            }
+                        }
                     }
                 }
                 self.shared
@@ -151,6 +181,9 @@ impl Engine {
     fn observe_flow(&mut self, r: &FlowRecord) {
         self.ddos.observe(r);
         self.scan.observe(r);
+        if let Some(ioc) = &mut self.ioc {
+            ioc.observe_flow(r);
+        }
         self.meter.observe(r);
     }
 
@@ -183,6 +216,15 @@ impl Engine {
             }
             while let Some(e) = self.scan.poll_event() {
                 self.send(EngineEvent::Scan(e));
+            }
+            if let Some(ioc) = &mut self.ioc {
+                ioc.tick(t);
+            }
+            while let Some(event) = self.ioc.as_mut().and_then(|i| i.poll_event()) {
+                self.send(EngineEvent::Finding(Finding {
+                    detector: "intel",
+                    event,
+                }));
             }
         }
         let closed = self.meter.advance(now);
@@ -237,6 +279,9 @@ impl Engine {
             keep.max_sources = old.max_sources;
             keep.max_pairs = old.max_pairs;
             let _ = self.scan.reconfigure(keep);
+        }
+        if let Some(ioc) = &mut self.ioc {
+            ioc.reconfigure(config.detect.ioc.clone(), config.protect.clone());
         }
         let d = self.ddos.config();
         self.meter

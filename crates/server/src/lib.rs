@@ -17,6 +17,7 @@ mod collector;
 mod console;
 mod decisions;
 mod engine;
+mod intel;
 mod loglisten;
 mod metrics;
 mod prefixes;
@@ -143,6 +144,9 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
                 .context("starting a capture thread")?,
         );
     }
+    let intel = intel::IntelService::open(&config)?;
+    shared.set_intel(Some(intel.clone()));
+    let intel_refresh = intel.spawn_refresh()?;
     let logs = loglisten::start(&config.logs, shared.clone(), record_tx.clone())?;
     shared.set_log_listeners(logs);
     drop(record_tx);
@@ -205,7 +209,7 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     let pruner = tokio::spawn(prune(store.clone(), state.clone(), retention));
     let signals = tokio::spawn(handle_signals(state.clone()));
 
-    let app = api::router(state.clone());
+    let app = api::router(state.clone()).merge(intel::taxii_router(&intel, &state));
     let stop = shared.clone();
     let server = tokio::spawn(async move {
         axum::serve(api_listener, app)
@@ -231,11 +235,13 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     tracing::info!("stopping");
     signals.abort();
     pruner.abort();
+    intel.stop();
     tokio::task::spawn_blocking(move || {
         for c in collectors {
             let _ = c.join();
         }
         let _ = engine.join();
+        let _ = intel_refresh.join();
     })
     .await
     .context("stopping the pipeline")?;

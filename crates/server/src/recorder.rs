@@ -305,6 +305,11 @@ impl Recorder {
                 self.detection("scan", s.id, s.phase, Detection::Scan(s.detection), None)
                     .await
             }
+            EngineEvent::Finding(f) => {
+                let e = f.event;
+                self.detection(f.detector, e.id, e.phase, e.detection, None)
+                    .await
+            }
             EngineEvent::Traffic(rows) => {
                 if let Err(e) = blocking(&self.store, move |s| s.add_traffic(&rows)).await {
                     self.store_error("saving traffic", &e);

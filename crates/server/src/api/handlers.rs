@@ -149,6 +149,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
         "notify": shared.notify_stats(),
         "detectors": detectors,
         "store": { "path": config.store.path },
+        "intel": shared.intel().map(|i| i.status_json()),
     }))
 }
 
@@ -399,6 +400,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     all.extend(metrics::exporters(shared));
     all.extend(metrics::captures(shared));
+    if let Some(i) = shared.intel() {
+        all.extend(metrics::intel(&i));
+    }
     let ports: Vec<u16> = shared.listeners().iter().map(|l| l.listen.port()).collect();
     all.extend(
         tokio::task::spawn_blocking(move || metrics::socket_drops(&ports))

@@ -336,6 +336,15 @@ impl AppState {
             if new.respond != old.respond {
                 changed.push("respond");
             }
+            if new.intel.taxii != old.intel.taxii {
+                return Err("not reloaded: intel.taxii changed, which needs a restart".into());
+            }
+            if new.intel != old.intel {
+                changed.push("intel");
+                if let Some(i) = inner.shared.intel() {
+                    i.reconfigure(&new);
+                }
+            }
             inner
                 .shared
                 .set_allowed_exporters(crate::prefixes::PrefixSet::new(&new.listen.exporters));
@@ -404,7 +413,7 @@ impl AppState {
     }
 
     /// The token behind a bearer secret, from the cache or the store.
-    async fn token(&self, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
+    pub(crate) async fn token(&self, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
         let hash = hash_secret(secret);
         {
             let cache = self.0.tokens.lock().unwrap_or_else(|e| e.into_inner());

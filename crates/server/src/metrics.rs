@@ -431,39 +431,6 @@ pub fn render(metrics: &[Metric]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders_help_type_labels_and_escapes() {
-        let text = render(&[
-            Metric {
-                name: "exporter_records_total",
-                help: "h",
-                kind: Counter,
-                labels: vec![("exporter", "a\"b".into())],
-                value: 3.0,
-            },
-            Metric {
-                name: "exporter_records_total",
-                help: "h",
-                kind: Counter,
-                labels: vec![("exporter", "c".into())],
-                value: 4.0,
-            },
-            m("ddos_watched", "w", Gauge, 2),
-        ]);
-        assert_eq!(
-            text,
-            "# HELP rampart_exporter_records_total h\n# TYPE rampart_exporter_records_total counter\n\
-             rampart_exporter_records_total{exporter=\"a\\\"b\"} 3\n\
-             rampart_exporter_records_total{exporter=\"c\"} 4\n\
-             # HELP rampart_ddos_watched w\n# TYPE rampart_ddos_watched gauge\nrampart_ddos_watched 2\n"
-        );
-    }
-}
-
 /// Threat intelligence: indicators in force, per-feed refreshes and errors (labelled by
 /// feed), and the IOC detector's lookups and matches.
 pub fn intel(i: &crate::intel::IntelService) -> Vec<Metric> {
@@ -532,4 +499,37 @@ pub fn intel(i: &crate::intel::IntelService) -> Vec<Metric> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_help_type_labels_and_escapes() {
+        let text = render(&[
+            Metric {
+                name: "exporter_records_total",
+                help: "h",
+                kind: Counter,
+                labels: vec![("exporter", "a\"b".into())],
+                value: 3.0,
+            },
+            Metric {
+                name: "exporter_records_total",
+                help: "h",
+                kind: Counter,
+                labels: vec![("exporter", "c".into())],
+                value: 4.0,
+            },
+            m("ddos_watched", "w", Gauge, 2),
+        ]);
+        assert_eq!(
+            text,
+            "# HELP rampart_exporter_records_total h\n# TYPE rampart_exporter_records_total counter\n\
+             rampart_exporter_records_total{exporter=\"a\\\"b\"} 3\n\
+             rampart_exporter_records_total{exporter=\"c\"} 4\n\
+             # HELP rampart_ddos_watched w\n# TYPE rampart_ddos_watched gauge\nrampart_ddos_watched 2\n"
+        );
+    }
 }

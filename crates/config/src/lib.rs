@@ -107,9 +107,7 @@ impl Config {
         self.logs.validate()?;
         self.api.validate()?;
         self.store.validate()?;
-        self.intel
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.intel.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         if self.detect.ioc.min_confidence > 100 {
             bail!("detect.ioc.min_confidence is 0..100");
         }

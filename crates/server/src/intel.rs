@@ -45,6 +45,8 @@ pub struct IntelService {
     pub store: Arc<SqliteIntelStore>,
     feeds: Mutex<BTreeMap<String, FeedCounters>>,
     ioc: Mutex<IocStats>,
+    /// Our address space, never exported.
+    protect: Mutex<Vec<rampart_model::Cidr>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -84,6 +86,7 @@ impl IntelService {
             store,
             feeds: Mutex::new(BTreeMap::new()),
             ioc: Mutex::new(IocStats::default()),
+            protect: Mutex::new(config.protect.clone()),
             stop: Arc::new(AtomicBool::new(false)),
         }))
     }
@@ -149,11 +152,68 @@ impl IntelService {
 
     /// Takes a reloaded `[intel]`: feeds no longer listed lose their indicators.
     pub fn reconfigure(&self, config: &Config) {
+        *lock(&self.protect) = config.protect.clone();
         if let Err(e) = self
             .intel
             .reconfigure(config.intel.clone(), crate::clock::now())
         {
             tracing::warn!(error = %e, "intel: reconfiguring");
+        }
+    }
+
+    /// A STIX bundle of one stored detection (its JSON body) under the sharing policy;
+    /// `protect` is our space, never exported.
+    pub fn export(&self, body: &serde_json::Value) -> rampart_intel::export::Export {
+        let protect = lock(&self.protect).clone();
+        rampart_intel::export::export_json(
+            std::slice::from_ref(body),
+            &protect,
+            &self.intel.config().share,
+            crate::clock::now(),
+        )
+    }
+
+    /// Publishes what a detection lets out into the default collection (the one titled
+    /// `rampart-indicators`, else the first): objects added, and the export.
+    pub fn publish(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<(usize, rampart_intel::export::Export)> {
+        let e = self.export(body);
+        if e.indicators == 0 {
+            return Ok((0, e));
+        }
+        let config = self.intel.config();
+        let cols = &config.taxii.collections;
+        let Some(col) = cols
+            .iter()
+            .find(|c| c.title == "rampart-indicators")
+            .or(cols.first())
+        else {
+            return Ok((0, e));
+        };
+        let (added, _refused) = rampart_intel::taxii::server::publish(
+            self.store.as_ref(),
+            &col.id,
+            &e.bundle,
+            crate::clock::now(),
+        )
+        .context("publishing into the TAXII collection")?;
+        Ok((added.iter().filter(|a| a.new).count(), e))
+    }
+
+    /// Publishes a detection's step when it is confident enough (`[intel.share]
+    /// publish_min_confidence`); failures are logged, never fatal.
+    pub fn publish_if_confident(&self, body: &serde_json::Value) {
+        let floor = self.intel.config().share.publish_min_confidence;
+        let confidence = body["confidence"].as_f64().unwrap_or(0.0);
+        if floor > 1.0 || confidence < floor {
+            return;
+        }
+        match self.publish(body) {
+            Ok((n, _)) if n > 0 => tracing::info!(objects = n, "published into TAXII"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "publishing a detection"),
         }
     }
 

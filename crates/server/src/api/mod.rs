@@ -113,6 +113,18 @@ pub const ROUTES: &[RouteSpec] = &[
         VIEWER,
         "one detection with its timeline",
     ),
+    route(
+        Method::GET,
+        "/api/v1/detections/{id}/stix",
+        VIEWER,
+        "one detection as a STIX 2.1 bundle under the sharing policy",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/detections/{id}/publish",
+        ANALYST,
+        "publish what one detection lets out into the default TAXII collection",
+    ),
     route(Method::GET, "/api/v1/audit", VIEWER, "the audit log"),
     route(
         Method::GET,
@@ -594,6 +606,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/attacks/{id}", get(h::attack))
         .route("/api/v1/detections", get(h::detections))
         .route("/api/v1/detections/{id}", get(h::detection))
+        .route("/api/v1/detections/{id}/stix", get(h::detection_stix))
+        .route(
+            "/api/v1/detections/{id}/publish",
+            post(h::publish_detection),
+        )
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(h::events))
         .route("/api/v1/openapi.json", get(h::openapi))

@@ -156,3 +156,147 @@ fn taxii2_client_against_serve_and_ioc_matches_from_flows() {
     );
     d.stop();
 }
+
+fn rampart(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(daemon::RAMPART)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "rampart {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn assert_valid_stix(dir: &std::path::Path, name: &str, bundle: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, bundle).unwrap();
+    let validator = python().with_file_name("stix2_validator");
+    let out = Command::new(validator)
+        .args(["--strict", "--enforce-refs", "-v"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.contains("STIX JSON: Valid") && !out.contains("Invalid"),
+        "{out}"
+    );
+}
+
+#[test]
+fn detection_export_publish_and_the_intel_cli() {
+    let dir = Scratch::new("intel-cli");
+    let analyst = token(dir.path(), "analyst", "a");
+    let viewer = token(dir.path(), "viewer", "v");
+    let d = Daemon::start(dir.path(), &["--protect".into(), "203.0.113.0/24".into()]);
+    // A vertical scan of 203.0.113.10 from 198.51.100.66 (150 ports, SYN only).
+    let probes: Vec<Rec> = (1..=150)
+        .map(|p| Rec {
+            src: [198, 51, 100, 66].into(),
+            dst: [203, 0, 113, 10].into(),
+            sport: 40000,
+            dport: p,
+            proto: 6,
+            flags: 0x02,
+            packets: 1,
+            duration_ms: 0,
+        })
+        .collect();
+    send_v5(d.flow, &probes);
+    let scan = wait_for(20, "a scan detection", || {
+        let v = d.json("/api/v1/detections?kind=scan", &viewer);
+        v["detections"].as_array().and_then(|a| a.first().cloned())
+    });
+    let id = scan["id"].as_u64().unwrap();
+
+    // The detection as STIX: the scanner, nothing of ours; valid for the OASIS validator.
+    let r = request(
+        d.api,
+        "GET",
+        &format!("/api/v1/detections/{id}/stix"),
+        Some(&viewer),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("[ipv4-addr:value = '198.51.100.66']"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("203.0.113."), "{}", r.body);
+    assert_valid_stix(dir.path(), "detection.json", &r.body);
+    let r = request(
+        d.api,
+        "GET",
+        "/api/v1/detections/999999/stix",
+        Some(&viewer),
+        None,
+    );
+    assert_eq!(r.status, 404);
+
+    // Publishing: viewers may not; analysts put it into the TAXII collection.
+    let path = format!("/api/v1/detections/{id}/publish");
+    let r = request(d.api, "POST", &path, Some(&viewer), None);
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = request(d.api, "POST", &path, Some(&analyst), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["indicators"], 1, "{v}");
+    let col = rampart_intel::taxii::default_collection_id();
+    let r = request(
+        d.api,
+        "GET",
+        &format!("/taxii2/api/collections/{col}/objects/?match[type]=indicator"),
+        Some(&viewer),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("198.51.100.66"), "{}", r.body);
+    d.stop();
+
+    // The CLI, on the same data directory: import a list and a STIX bundle, list, export.
+    std::fs::write(dir.path().join("block.txt"), "192.0.2.99\nbad.example\n").unwrap();
+    let out = rampart(
+        dir.path(),
+        &["intel", "import", "block.txt", "--name", "mine"],
+    );
+    assert!(out.contains("\"read\": 2"), "{out}");
+    let bundle = r#"{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.200']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}"#;
+    std::fs::write(dir.path().join("b.json"), bundle).unwrap();
+    rampart(
+        dir.path(),
+        &["intel", "import", "b.json", "--name", "partner"],
+    );
+    let list = rampart(dir.path(), &["intel", "list"]);
+    assert!(list.contains("mine\t"), "{list}");
+    assert!(list.contains("[ipv4-addr:value = '192.0.2.99']"), "{list}");
+    assert!(
+        list.contains("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"),
+        "{list}"
+    );
+    let only = rampart(dir.path(), &["intel", "list", "--source", "partner"]);
+    assert_eq!(only.lines().count(), 1, "{only}");
+
+    let stix = rampart(dir.path(), &["intel", "export", "--since", "1h"]);
+    assert!(stix.contains("198.51.100.66"), "{stix}");
+    assert!(!stix.contains("203.0.113."), "{stix}");
+    assert_valid_stix(dir.path(), "export.json", &stix);
+    let misp: Value = serde_json::from_str(&rampart(
+        dir.path(),
+        &["intel", "export", "--format", "misp"],
+    ))
+    .unwrap();
+    let attrs = misp["Event"]["Attribute"].as_array().unwrap();
+    assert!(attrs
+        .iter()
+        .any(|a| a["value"] == "198.51.100.66" && a["type"] == "ip-src" && a["to_ids"] == true));
+    assert_eq!(misp["Event"]["Tag"][0]["name"], "tlp:amber");
+}

@@ -138,6 +138,11 @@ impl IocDetector {
             (r.src_addr, r.dst_addr, IocWhere::FlowSrc),
             (r.dst_addr, r.src_addr, IocWhere::FlowDst),
         ] {
+            // The yes/no test is the fast path (most traffic matches nothing); the full
+            // lookup, which lists every enclosing indicator, only on a hit.
+            if !set.contains_ip(addr) {
+                continue;
+            }
             let hits = set.lookup_ip(addr);
             if hits.is_empty() {
                 continue;

@@ -15,11 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 function args() {
-  const out = { url: null, token: null, artifacts: 'test-artifacts/console', chromium: '/usr/bin/chromium', scan: false, attackTimeout: 90, endTimeout: 120 };
+  const out = { url: null, token: null, artifacts: 'test-artifacts/console', chromium: '/usr/bin/chromium', scan: false, intrusion: false, attackTimeout: 90, endTimeout: 120 };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i += 1) {
     const k = a[i].replace(/^--/, '');
     if (k === 'scan') out.scan = true;
+    if (k === 'intrusion') out.intrusion = true;
     else if (k === 'attack-timeout') out.attackTimeout = Number(a[++i]);
     else if (k === 'end-timeout') out.endTimeout = Number(a[++i]);
     else out[k] = a[++i];
@@ -163,6 +164,19 @@ try {
       await page.goto(`${opt.url}#/scans`);
       await page.locator('#view table tbody tr').first().waitFor({ timeout: opt.attackTimeout * 1000 });
       await shot('08-scans');
+    });
+  }
+
+  if (opt.intrusion) {
+    await step('a brute force shows in the intrusions list and opens', async () => {
+      await page.goto(`${opt.url}#/intrusions`);
+      const row = page.locator('#intrusions tbody tr', { hasText: 'brute force' }).first();
+      await row.waitFor({ timeout: opt.attackTimeout * 1000 });
+      await shot('08b-intrusions');
+      await row.click();
+      await page.locator('#detail h1', { hasText: 'from 198.51.100.23' }).waitFor({ timeout: 10_000 });
+      await page.locator('#timeline li').first().waitFor({ timeout: 10_000 });
+      await shot('08c-intrusion');
     });
   }
 

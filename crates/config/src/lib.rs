@@ -101,6 +101,7 @@ impl Config {
         self.detect.exfil.validate()?;
         self.detect.http.validate()?;
         self.geo.validate()?;
+        self.respond.protect = self.protect.clone();
         self.respond.validate()?;
         self.notify.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         self.listen.validate()?;

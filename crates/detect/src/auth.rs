@@ -226,6 +226,42 @@ impl AuthDetector {
         &self.cfg
     }
 
+    /// A reloaded configuration: thresholds, windows, lookbacks and exemptions apply at
+    /// once, keeping every count and open detection. Settings that shape the tables (their
+    /// sizes, the hash seed, the spray prefix lengths) cannot change in place: they are
+    /// named in the error and nothing is applied.
+    pub fn reconfigure(&mut self, config: AuthConfig) -> Result<(), Vec<&'static str>> {
+        let old = &self.cfg;
+        let fixed: Vec<&'static str> = [
+            ("max_sources", old.max_sources != config.max_sources),
+            ("max_prefixes", old.max_prefixes != config.max_prefixes),
+            (
+                "max_slow_sources",
+                old.max_slow_sources != config.max_slow_sources,
+            ),
+            ("max_users", old.max_users != config.max_users),
+            ("max_services", old.max_services != config.max_services),
+            ("hash_seed", old.hash_seed != config.hash_seed),
+            (
+                "spray_prefix_len_v4",
+                old.spray_prefix_len_v4 != config.spray_prefix_len_v4,
+            ),
+            (
+                "spray_prefix_len_v6",
+                old.spray_prefix_len_v6 != config.spray_prefix_len_v6,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, changed)| changed.then_some(k))
+        .collect();
+        if !fixed.is_empty() {
+            return Err(fixed);
+        }
+        self.logins.set_config(&config);
+        self.cfg = config;
+        Ok(())
+    }
+
     /// Counts one auth event. `geo` is where its source is (from `rampart-geo`), when a
     /// database is configured; without it, travel, countries and networks are not judged.
     pub fn observe(&mut self, e: &AuthEvent, geo: Option<&GeoInfo>) {

@@ -198,15 +198,20 @@ fn bloom_add<const W: usize>(f: &mut [u64; W], h: u64) {
     }
 }
 
+/// The baseline's weight of one window, for its half-life.
+fn alpha(window_s: u64, half_life_s: u64) -> f64 {
+    let window = window_s.clamp(1, 86_400) as f64;
+    let half = half_life_s.max(1) as f64;
+    1.0 - (-window / half).exp2()
+}
+
 impl ExfilDetector {
     pub fn new(config: ExfilConfig) -> Self {
-        let window = config.window_s.clamp(1, 86_400) as f64;
-        let half = config.baseline_half_life_s.max(1) as f64;
         ExfilDetector {
             hasher: FixedState::with_seed(config.hash_seed),
             hosts: Bounded::new(config.max_hosts.clamp(1, 1 << 24), config.hash_seed),
             open: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
-            alpha: 1.0 - (-window / half).exp2(),
+            alpha: alpha(config.window_s, config.baseline_half_life_s),
             next_id: 1,
             clock: 0,
             next_review: 0,
@@ -218,6 +223,25 @@ impl ExfilDetector {
 
     pub fn config(&self) -> &ExfilConfig {
         &self.cfg
+    }
+
+    /// A reloaded configuration (and protected space): applied at once, keeping baselines
+    /// and open detections, except the table size and hash seed, which are named in the
+    /// error (and nothing is applied).
+    pub fn reconfigure(&mut self, config: ExfilConfig) -> Result<(), Vec<&'static str>> {
+        let fixed: Vec<&'static str> = [
+            ("max_hosts", self.cfg.max_hosts != config.max_hosts),
+            ("hash_seed", self.cfg.hash_seed != config.hash_seed),
+        ]
+        .into_iter()
+        .filter_map(|(k, changed)| changed.then_some(k))
+        .collect();
+        if !fixed.is_empty() {
+            return Err(fixed);
+        }
+        self.alpha = alpha(config.window_s, config.baseline_half_life_s);
+        self.cfg = config;
+        Ok(())
     }
 
     fn internal(&self, a: IpAddr) -> bool {

@@ -132,15 +132,20 @@ pub struct HttpFloodDetector {
     stats: HttpFloodStats,
 }
 
+/// A client's learned rate's weight of one window, for its half-life.
+fn alpha(window_s: u64, half_life_s: u64) -> f64 {
+    let window = window_s.clamp(1, 3600) as f64;
+    let half = half_life_s.max(1) as f64;
+    1.0 - (-window / half).exp2()
+}
+
 impl HttpFloodDetector {
     pub fn new(config: HttpFloodConfig) -> Self {
-        let window = config.window_s.clamp(1, 3600) as f64;
-        let half = config.baseline_half_life_s.max(1) as f64;
         HttpFloodDetector {
             hasher: FixedState::with_seed(config.hash_seed),
             clients: Bounded::new(config.max_clients.clamp(1, 1 << 24), config.hash_seed),
             open: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
-            alpha: 1.0 - (-window / half).exp2(),
+            alpha: alpha(config.window_s, config.baseline_half_life_s),
             next_id: 1,
             clock: 0,
             next_review: 0,
@@ -152,6 +157,25 @@ impl HttpFloodDetector {
 
     pub fn config(&self) -> &HttpFloodConfig {
         &self.cfg
+    }
+
+    /// A reloaded configuration: applied at once, keeping learned rates and open floods,
+    /// except the table size and hash seed, which are named in the error (and nothing is
+    /// applied).
+    pub fn reconfigure(&mut self, config: HttpFloodConfig) -> Result<(), Vec<&'static str>> {
+        let fixed: Vec<&'static str> = [
+            ("max_clients", self.cfg.max_clients != config.max_clients),
+            ("hash_seed", self.cfg.hash_seed != config.hash_seed),
+        ]
+        .into_iter()
+        .filter_map(|(k, changed)| changed.then_some(k))
+        .collect();
+        if !fixed.is_empty() {
+            return Err(fixed);
+        }
+        self.alpha = alpha(config.window_s, config.baseline_half_life_s);
+        self.cfg = config;
+        Ok(())
     }
 
     fn threshold(&self, baseline: f64) -> f64 {

@@ -165,6 +165,18 @@ impl Logins {
         }
     }
 
+    /// New thresholds from a reload; the table and its hashes stay.
+    pub(crate) fn set_config(&mut self, cfg: &AuthConfig) {
+        self.lookback_ns = cfg.after_failures_lookback_s * NS;
+        self.learning_ns = cfg.learning_s * NS;
+        self.learning_logins = cfg.learning_logins;
+        self.hours_min_logins = cfg.hours_min_logins;
+        self.travel_max_kmh = cfg.travel_max_kmh;
+        self.travel_min_km = cfg.travel_min_km;
+        self.exempt = cfg.exempt.clone();
+        self.exempt_asns = cfg.exempt_asns.clone();
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.users.len()
     }

@@ -228,6 +228,9 @@ fn rfc5424<'a>(line: &'a str, mut i: usize, ctx: &TimeContext) -> Option<Header<
     let msg = line.get(i..).unwrap_or("");
     let msg = msg.strip_prefix(' ').unwrap_or(msg);
     let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
+    // rsyslog's forwarding templates (RSYSLOG_SyslogProtocol23Format) keep the space that
+    // followed the RFC 3164 tag's colon: "- -  Failed password ...".
+    let msg = msg.trim_start_matches(' ');
     let nil = |s: &'a str| (s != "-").then_some(s);
     Some(Header {
         time,
@@ -417,6 +420,17 @@ mod tests {
         assert_eq!(
             h(r#"<13>1 - - app - - [a b="\"]"][c] hi"#),
             (String::new(), None, "app", None, "hi")
+        );
+        // As rsyslog forwards a local sshd line: the tag's space kept.
+        assert_eq!(
+            h("<38>1 2026-12-01T11:39:09.361700+00:00 vm sshd 20496 - -  Failed password"),
+            (
+                "2026-12-01T11:39:09.361Z".into(),
+                Some("vm"),
+                "sshd",
+                Some(20496),
+                "Failed password"
+            )
         );
         assert_eq!(
             h("<13>1 2024-02-18T02:29:57Z h a - - -"),

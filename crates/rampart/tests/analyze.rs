@@ -924,3 +924,83 @@ fn bad_input() {
     assert_eq!(input["errors"], 2, "{input}");
     assert_eq!(input["records"], w.packets, "{input}");
 }
+
+/// Exfiltration from flows made by softflowd from a capture: a protected host talks a little
+/// to one address each second, then sends 30 MB in ten seconds to an address it never
+/// talked to. softflowd (NetFlow v9) turns the capture into flows; `analyze` on the exports
+/// reports one exfiltration, from that host, naming the new destination.
+#[test]
+fn softflowd_flows_show_an_exfiltration_to_a_new_destination() {
+    let Some(softflowd) = program("softflowd") else {
+        eprintln!(
+            "SKIPPED: softflowd is not installed (not in PATH, /usr/sbin or /sbin); \
+             scripts/test installs it (Debian package softflowd)"
+        );
+        return;
+    };
+    let dir = Scratch::new("softflowd-exfil");
+    let host: IpAddr = "203.0.113.5".parse().unwrap();
+    let usual: IpAddr = "198.51.100.1".parse().unwrap();
+    let new: IpAddr = "192.0.2.200".parse().unwrap();
+    let mut cap = traffic::Capture::new(128);
+    let payload = vec![0u8; 1372];
+    // A request a second to the usual place, each from its own port (a flow each).
+    for s in 0..80u64 {
+        let udp = traffic::udp_datagram(host, usual, 40_000 + s as u16, 443, &payload[..500]);
+        cap.ip(
+            s * NS,
+            traffic::Ip::new(host, usual, 64, s as u16),
+            17,
+            &[&udp],
+        );
+    }
+    // 30 MB to a new address between 40 s and 50 s.
+    for i in 0..21_000u64 {
+        let udp = traffic::udp_datagram(host, new, 50_000, 443, &payload);
+        cap.ip(
+            40 * NS + i * (10 * NS / 21_000),
+            traffic::Ip::new(host, new, 64, i as u16),
+            17,
+            &[&udp],
+        );
+    }
+    let pcap = dir.file("exfil.pcap");
+    cap.write_file(&pcap).unwrap();
+    let datagrams = softflowd_export(&softflowd, &pcap, "9", &dir.0);
+    let frames = traffic::datagram_frames(
+        Ipv4Addr::LOCALHOST,
+        EXPORT_PORT,
+        BASE_NS + 81 * NS,
+        &datagrams,
+    );
+    let exports = dir.file("exfil-exports.pcap");
+    traffic::write_frames(&exports, 1, &frames).unwrap();
+    let args: Vec<String> = [
+        "--protect",
+        "203.0.113.0/24",
+        "--set",
+        "detect.exfil.window_s=10",
+        "--set",
+        "detect.exfil.learning_s=20",
+        "--set",
+        "detect.exfil.min_bytes=10000000",
+        "--set",
+        "detect.exfil.new_destination_bytes=10000000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let report = analyze_json(&[&exports], &args);
+    assert_input(&report, "flows", None);
+    let exfil: Vec<&Value> = report["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == "exfiltration")
+        .collect();
+    assert_eq!(exfil.len(), 1, "{report:#}");
+    let x = exfil[0];
+    assert_eq!(x["source"], "203.0.113.5", "{x:#}");
+    assert!(x["bytes"].as_u64().unwrap() >= 28_000_000, "{x:#}");
+    assert!(x.to_string().contains("192.0.2.200"), "{x:#}");
+}

@@ -296,6 +296,12 @@ fn console_shows_a_live_attack_in_chromium() {
     let (flow_port, api_port) = (free_udp_port(), free_tcp_port());
     let mut args = scenario.thresholds.args();
     args.extend(traffic::scan_args());
+    // sshd failures over syslog, for the intrusions list.
+    let syslog_port = free_udp_port();
+    args.extend([
+        "--set".to_string(),
+        format!("logs.syslog_udp=[\"127.0.0.1:{syslog_port}\"]"),
+    ]);
     let serve = Serve {
         args,
         flow_port,
@@ -316,12 +322,28 @@ fn console_shows_a_live_attack_in_chromium() {
             .stderr(softflowd_log),
     );
 
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..8 {
+        let line = format!(
+            "<38>1 {} bastion sshd {} - - Failed password for root from 198.51.100.23 port 5{i}000 ssh2",
+            rampart_model::Timestamp::from_secs(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+            ),
+            4000 + i
+        );
+        s.send_to(line.as_bytes(), ("127.0.0.1", syslog_port))
+            .unwrap();
+    }
+
     let url = format!("http://127.0.0.1:{api_port}/");
     let browser = r.spawn(
         "the browser script",
         Command::new(node)
             .arg("console.test.mjs")
-            .args(["--url", &url, "--token", &secret, "--scan"])
+            .args(["--url", &url, "--token", &secret, "--scan", "--intrusion"])
             .arg("--artifacts")
             .arg(&artifacts)
             .arg("--chromium")

@@ -18,6 +18,11 @@ pub struct RespondConfig {
     /// Addresses and prefixes never blackholed, never FlowSpec'd, never banned (name
     /// servers, the VPN gateway, the monitoring system...).
     pub never: Vec<Cidr>,
+    /// The protected address space, copied from the top-level `protect` key: a source in
+    /// it is one of ours, and is never banned (a compromised or misconfigured host of ours
+    /// is a case for a person, not for the firewall).
+    #[serde(skip)]
+    pub protect: Vec<Cidr>,
     /// Mitigations stay this many seconds after their attack ends, in case it comes back.
     pub hold_s: u64,
     /// An attack still going this many seconds after its last action moves to the next
@@ -58,6 +63,7 @@ impl Default for RespondConfig {
             dry_run: true,
             mode: Mode::Auto,
             never: Vec::new(),
+            protect: Vec::new(),
             hold_s: 300,
             escalate_after_s: 300,
             max_active: 100,
@@ -76,6 +82,24 @@ impl Default for RespondConfig {
                 Rule {
                     name: "scanners".into(),
                     kinds: vec!["scan".into()],
+                    directions: vec![Direction::Inbound],
+                    actions: vec![ActionKind::Ban],
+                    ttl_s: 3_600,
+                    ..Rule::default()
+                },
+                // Guessing from one address: ban it. Logins that succeeded (after
+                // failures, impossible travel) are not here: the address may be the
+                // user's own, and a ban would lock them out while the attacker, who
+                // has the password, moves on; those are told at critical severity.
+                Rule {
+                    name: "login_abuse".into(),
+                    kinds: vec![
+                        "brute_force".into(),
+                        "user_enumeration".into(),
+                        "password_spray".into(),
+                        "slow_brute_force".into(),
+                        "http_flood".into(),
+                    ],
                     directions: vec![Direction::Inbound],
                     actions: vec![ActionKind::Ban],
                     ttl_s: 3_600,

@@ -32,6 +32,8 @@ pub enum Guard {
     HostRoutesOnly,
     /// No precise mitigation of this kind exists for the detection.
     NoRule,
+    /// A ban of an address in the protected space (`protect`): one of ours.
+    Protected,
 }
 
 impl Guard {
@@ -43,6 +45,7 @@ impl Guard {
             Guard::Collateral => "flowspec_max_collateral",
             Guard::HostRoutesOnly => "host_routes_only",
             Guard::NoRule => "no_rule",
+            Guard::Protected => "protected",
         }
     }
 }
@@ -469,6 +472,19 @@ impl Policy {
                 return Err(refuse(
                     Guard::Never,
                     format!("{} overlaps {n} in respond.never", m.target),
+                ));
+            }
+        }
+        if m.kind == ActionKind::Ban {
+            if let Some(p) = self
+                .cfg
+                .protect
+                .iter()
+                .find(|p| p.contains(m.target.addr()))
+            {
+                return Err(refuse(
+                    Guard::Protected,
+                    format!("{} is in the protected space ({p}): one of ours", m.target),
                 ));
             }
         }

@@ -426,3 +426,64 @@ fn restored_mitigations_keep_their_ids_and_expire() {
     q.tick(t(61));
     assert_eq!(withdrawn(&drain(&mut q)), [41, 42]);
 }
+
+fn login(kind: fn(rampart_model::AuthDetection) -> Detection, source: &str) -> Detection {
+    kind(rampart_model::AuthDetection {
+        source: Some(source.parse().unwrap()),
+        user: Some("root".into()),
+        service: rampart_model::Service::Ssh,
+        target: None,
+        failures: 40,
+        invalid_users: 0,
+        successes: 0,
+        users: 1,
+        sources: 1,
+        top_sources: vec![],
+        first_seen: t(0),
+        last_seen: t(30),
+        end: None,
+        confidence: 0.9,
+        evidence: "40 failed logins".into(),
+    })
+}
+
+#[test]
+fn login_guessing_bans_its_source_but_not_ours_and_compromises_are_not_banned() {
+    let mut p = Policy::new(RespondConfig {
+        protect: vec!["10.0.0.0/8".parse().unwrap()],
+        ..RespondConfig::default()
+    });
+    p.on_detection(
+        t(0),
+        1,
+        &login(Detection::BruteForce, "198.51.100.7"),
+        Phase::Started,
+        None,
+    );
+    let ds = drain(&mut p);
+    let a = applied(&ds);
+    assert_eq!(a.len(), 1, "{ds:?}");
+    assert_eq!(
+        (a[0].kind, a[0].target, a[0].dry_run),
+        (ActionKind::Ban, "198.51.100.7".parse().unwrap(), true)
+    );
+    assert_eq!(a[0].expires, t(3_600));
+    // One of ours guessing: refused by its own guard, whatever the rule says.
+    p.on_detection(
+        t(1),
+        2,
+        &login(Detection::PasswordSpray, "10.1.2.3"),
+        Phase::Started,
+        None,
+    );
+    assert_eq!(refused(&drain(&mut p)), [Guard::Protected]);
+    // A login that worked after failures: no rule bans it (it is told, not blocked).
+    p.on_detection(
+        t(2),
+        3,
+        &login(Detection::LoginAfterFailures, "198.51.100.8"),
+        Phase::Started,
+        None,
+    );
+    assert!(drain(&mut p).is_empty());
+}

@@ -192,7 +192,11 @@ function onTraffic(second) {
 
 function onDetection({ phase, detection: d }) {
   const map = d.kind === 'ddos' ? state.active : d.kind === 'scan' ? state.scans : null;
-  if (!map) return;
+  if (!map) {
+    if (phase === 'started') state.fresh.set(d.id, Date.now());
+    current.update('detection', d);
+    return;
+  }
   const isNew = !map.has(d.id) && phase !== 'ended';
   if (phase === 'ended' || d.state === 'ended') {
     map.delete(d.id);
@@ -308,7 +312,7 @@ function errorBox(e) {
 // ---------------------------------------------------------------------------------------
 // Routing
 
-const VIEWS = { overview, attacks, scans, traffic, exporters, detection };
+const VIEWS = { overview, attacks, scans, intrusions, traffic, exporters, detection };
 
 function route() {
   if ($('app').hidden) return;
@@ -693,6 +697,52 @@ function scans(root) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Intrusions: login abuse, exfiltration, HTTP floods, indicator matches (every kind that is
+// neither a flood nor a scan), newest first, live from the event stream.
+
+const INTRUSION_SEVERE = new Set(['login_after_failures', 'impossible_travel', 'exfiltration', 'ioc_match']);
+const isIntrusion = (d) => d.kind !== 'ddos' && d.kind !== 'scan';
+
+function intrusions(root) {
+  const body = h('div', { id: 'intrusions' });
+  const more = h('button', { type: 'button', class: 'secondary', text: 'Older', hidden: true });
+  const page = { items: [], next: null };
+  root.append(card('Intrusions', {}, body, h('div', { class: 'pager' }, more)));
+  const columns = [
+    { label: 'Kind', cell: (d) => h('span', { class: ['tag', INTRUSION_SEVERE.has(d.kind) ? 'tag-warn' : null], text: f.vector(d.kind) }) },
+    { label: 'Source', cell: (d) => h('span', { class: 'mono', text: d.source || (d.top_sources || []).map((x) => x.addr).slice(0, 3).join(', ') || '—' }) },
+    { label: 'User', cell: (d) => d.user || '—' },
+    { label: 'Service', cell: (d) => [d.service, d.target].filter(Boolean).join(' on ') || '—' },
+    { label: 'Started', cell: (d) => f.when(d.start || d.first_seen || d.time, true) },
+    { label: 'State', cell: (d) => h('span', { class: ['state', `state-${d.state}`], text: d.state }) },
+    { label: 'Evidence', cell: (d) => d.evidence || '' },
+  ];
+  const draw = () => {
+    body.replaceChildren(table(columns, page.items, { onRow: openDetection, rowClass: (d) => [freshClass(d), 'intrusion-row'], empty: 'No login abuse, exfiltration or HTTP flood seen.', label: 'intrusions' }));
+    more.hidden = page.next == null;
+  };
+  async function load(before) {
+    try {
+      // The API pages over every kind; floods and scans have their own views.
+      const r = await get('detections', { limit: HISTORY_PAGE, before });
+      const mine = r.detections.filter(isIntrusion);
+      page.items = before ? page.items.concat(mine) : mine;
+      page.next = r.next;
+      draw();
+    } catch (e) {
+      body.replaceChildren(errorBox(e));
+    }
+  }
+  more.addEventListener('click', () => load(page.next));
+  load();
+  return (why, d) => {
+    if (why !== 'detection' || !isIntrusion(d)) return;
+    page.items = [d, ...page.items.filter((x) => x.id !== d.id)];
+    draw();
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Traffic history: per-minute series and top hosts and prefixes from the store
 
 function traffic(root) {
@@ -846,6 +896,10 @@ function detection(root, id) {
 
   function draw() {
     const d = shown;
+    if (isIntrusion(d)) {
+      drawIntrusion(d);
+      return;
+    }
     const attack = d.kind === 'ddos';
     const title = attack ? `${f.vector(d.vector)} on ${d.target}` : `${f.vector(d.scan_type)} ${d.protocol.toUpperCase()} scan from ${d.source}`;
     const stateBadge = h('span', { class: ['state', `state-${d.state}`], text: d.state === 'active' ? 'Active' : 'Ended' });
@@ -924,6 +978,33 @@ function detection(root, id) {
         card('Timeline', { cls: 'timeline-card' }, timeline)),
       raw);
     drawTraffic();
+  }
+
+  // Login abuse and the other kinds: their fields as they come, and the timeline.
+  function drawIntrusion(d) {
+    const stateBadge = h('span', { class: ['state', `state-${d.state}`], text: d.state === 'active' ? 'Active' : 'Ended' });
+    const title = `${f.vector(d.kind)}${d.source ? ` from ${d.source}` : ''}${d.user ? ` (user ${d.user})` : ''}`;
+    const facts = [];
+    const fact = (k, v) => facts.push(h('dt', { text: k }), h('dd', {}, v));
+    fact('Id', String(d.id));
+    fact('Kind', f.vector(d.kind));
+    fact('State', d.state);
+    for (const [k, v] of Object.entries(d)) {
+      if (['id', 'kind', 'state', 'timeline', 'evidence'].includes(k) || v == null || typeof v === 'object') continue;
+      fact(k.replace(/_/g, ' '), h('span', { class: 'mono', text: String(v) }));
+    }
+    const timeline = h('ol', { class: 'timeline', id: 'timeline' }, (d.timeline || []).map((e) =>
+      h('li', { class: ['tl', `tl-${e.event}`] },
+        h('div', { class: 'tl-head' }, h('span', { class: 'tl-event', text: e.event }), h('time', { datetime: e.at, text: f.when(e.at, true) })),
+        h('div', { class: 'tl-summary', text: e.summary }),
+        detailLine(e.detail))));
+    const raw = h('details', { class: 'raw' }, h('summary', { text: 'All fields (JSON)' }), h('pre', { text: JSON.stringify(d, null, 2) }));
+    body.replaceChildren(
+      h('div', { class: 'detail-head' }, h('h1', {}, title, ' ', stateBadge), h('p', { class: 'evidence', text: d.evidence })),
+      h('div', { class: 'detail-grid' },
+        h('div', { class: 'detail-main' }, card('Details', {}, h('dl', { class: 'facts' }, facts))),
+        card('Timeline', { cls: 'timeline-card' }, timeline)),
+      raw);
   }
 
   // The live traffic of the target's prefix around the attack, while the page still holds

@@ -23,11 +23,13 @@ pub enum EngineEvent {
     Attack(AttackEvent, Option<TrafficMix>),
     Scan(ScanEvent),
     Traffic(Vec<TrafficSample>),
-    /// A step of a detection from any other detector, kept and shown like the others.
+    /// A detection from the detectors that share the `DetectionEvent` lifecycle (logins,
+    /// exfiltration, HTTP floods, indicator matches); `detector` keeps their ids apart.
     Finding(Finding),
 }
 
-/// One detection step and the detector that made it (`"intel"`, ...).
+/// One step of one detection of a `DetectionEvent` detector, named by that detector
+/// ("auth", "exfil", "http", "intel"): its ids are unique only within it.
 #[derive(Debug)]
 pub struct Finding {
     pub detector: &'static str,
@@ -48,11 +50,23 @@ pub enum Control {
     Reconfigure(Box<Config>),
 }
 
+/// Never blocks the detectors: a full queue drops the event and counts it.
+fn send(out: &Sender<EngineEvent>, shared: &Shared, e: EngineEvent) {
+    match out.try_send(e) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
+            shared.dropped_events.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct Engine {
     ddos: DdosDetector,
     scan: ScanDetector,
     /// Every flow and log event against the indicators in force (`None` without intel).
     ioc: Option<rampart_intel::detector::IocDetector>,
+    /// Login abuse, exfiltration and HTTP floods.
+    findings: crate::findings::Detectors,
     meter: TrafficMeter,
     tick_ns: u64,
     next_tick: u64,
@@ -90,6 +104,7 @@ impl Engine {
                     config.protect.clone(),
                 )
             }),
+            findings: crate::findings::Detectors::new(config),
             tick_ns,
             next_tick: (now.as_nanos() / tick_ns + 1) * tick_ns,
             shared,
@@ -127,6 +142,7 @@ impl Engine {
                 if let (Some(ioc), Some(i)) = (&self.ioc, self.shared.intel()) {
                     i.set_ioc_stats(ioc.stats());
                 }
+                self.shared.set_finding_stats(self.findings.stats());
             }
             if self.shared.stopping.load(Ordering::Relaxed) {
                 break;
@@ -159,11 +175,13 @@ impl Engine {
                         // Firewall log lines are packets, for the scan and flood detectors.
                         LogEvent::Flow(r) => self.observe_flow(r),
                         LogEvent::Auth(a) => {
+                            self.findings.observe_auth(a);
                             if let Some(ioc) = &mut self.ioc {
                                 ioc.observe_auth(a);
                             }
                         }
                         LogEvent::Http(h) => {
+                            self.findings.observe_http(h);
                             if let Some(ioc) = &mut self.ioc {
                                 ioc.observe_http(h);
                             }
@@ -184,6 +202,7 @@ impl Engine {
         if let Some(ioc) = &mut self.ioc {
             ioc.observe_flow(r);
         }
+        self.findings.observe_flow(r);
         self.meter.observe(r);
     }
 
@@ -226,6 +245,9 @@ impl Engine {
                     event,
                 }));
             }
+            let (out, shared) = (&self.out, &self.shared);
+            self.findings
+                .tick(t, |f| send(out, shared, EngineEvent::Finding(f)));
         }
         let closed = self.meter.advance(now);
         for s in closed.seconds {
@@ -236,14 +258,8 @@ impl Engine {
         }
     }
 
-    /// Never blocks the detectors: a full queue drops the event and counts it.
     fn send(&self, e: EngineEvent) {
-        match self.out.try_send(e) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) | Err(TrySendError::Closed(_)) => {
-                self.shared.dropped_events.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        send(&self.out, &self.shared, e);
     }
 
     /// A reloaded configuration: thresholds and the protected space apply at once, keeping
@@ -283,6 +299,7 @@ impl Engine {
         if let Some(ioc) = &mut self.ioc {
             ioc.reconfigure(config.detect.ioc.clone(), config.protect.clone());
         }
+        self.findings.reconfigure(config);
         let d = self.ddos.config();
         self.meter
             .set_protect(&config.protect, d.prefix_len_v4, d.prefix_len_v6);

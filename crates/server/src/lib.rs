@@ -17,6 +17,7 @@ mod collector;
 mod console;
 mod decisions;
 mod engine;
+mod findings;
 mod intel;
 mod loglisten;
 mod metrics;

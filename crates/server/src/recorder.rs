@@ -458,14 +458,19 @@ impl Recorder {
         }
         if let Some(event) = event {
             let note = resumed.then_some("seen again after a restart of rampart");
-            self.notifier.notify(Notification::new(
+            let mut n = Notification::new(
                 event,
                 crate::clock::now(),
                 self.notifier.daemon_name(),
                 Some(json.clone()),
                 None,
                 note,
-            ));
+            );
+            if event == EventKind::DetectionStarted {
+                let kind = stored.kind.as_str();
+                n.severity = crate::findings::severity_of(kind).unwrap_or(n.severity);
+            }
+            self.notifier.notify(n);
         }
     }
 

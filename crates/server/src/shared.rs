@@ -169,6 +169,7 @@ pub struct Shared {
     captures: Mutex<Vec<CaptureInfo>>,
     live: Mutex<VecDeque<LiveSecond>>,
     detect_stats: Mutex<Option<(DdosStats, ScanStats)>>,
+    finding_stats: Mutex<Option<crate::findings::FindingStats>>,
     bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
     notifier: Mutex<Option<Arc<rampart_notify::Notifier>>>,
     intel: Mutex<Option<Arc<crate::intel::IntelService>>>,
@@ -203,6 +204,7 @@ impl Shared {
             captures: Mutex::new(Vec::new()),
             live: Mutex::new(VecDeque::with_capacity(LIVE_SECONDS)),
             detect_stats: Mutex::new(None),
+            finding_stats: Mutex::new(None),
             bgp: Mutex::new(None),
             notifier: Mutex::new(None),
             intel: Mutex::new(None),
@@ -337,6 +339,14 @@ impl Shared {
     /// Feeds, matchers and the IOC detector's counters.
     pub fn intel(&self) -> Option<Arc<crate::intel::IntelService>> {
         lock(&self.intel).clone()
+    }
+
+    pub fn set_finding_stats(&self, s: crate::findings::FindingStats) {
+        *lock(&self.finding_stats) = Some(s);
+    }
+
+    pub fn finding_stats(&self) -> Option<crate::findings::FindingStats> {
+        lock(&self.finding_stats).clone()
     }
 
     pub fn set_notifier(&self, n: Option<Arc<rampart_notify::Notifier>>) {

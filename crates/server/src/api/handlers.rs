@@ -112,6 +112,11 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
             detectors.insert(x.name.into(), json!(x.value as u64));
         }
     }
+    if let Some(f) = shared.finding_stats() {
+        for x in crate::findings::metrics(&f) {
+            detectors.insert(x.name.into(), json!(x.value as u64));
+        }
+    }
     let config = state.config();
     Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -397,6 +402,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     all.extend(metrics::pipeline(shared));
     if let Some((d, s)) = shared.detect_stats() {
         all.extend(metrics::detectors(&d, &s));
+    }
+    if let Some(f) = shared.finding_stats() {
+        all.extend(crate::findings::metrics(&f));
     }
     all.extend(metrics::exporters(shared));
     all.extend(metrics::captures(shared));

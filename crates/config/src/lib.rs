@@ -37,6 +37,8 @@ pub struct Config {
     pub api: ApiConfig,
     pub store: StoreConfig,
     pub geo: GeoConfig,
+    /// Threat intelligence: feeds, sharing policy, the TAXII server (`[intel]`).
+    pub intel: rampart_intel::feeds::IntelConfig,
 }
 
 /// `[detect]`: one table per detector.
@@ -48,6 +50,8 @@ pub struct DetectConfig {
     pub auth: AuthConfig,
     pub exfil: ExfilConfig,
     pub http: HttpFloodConfig,
+    /// Flows and log events against the indicators of `[intel]` feeds.
+    pub ioc: rampart_intel::detector::IocConfig,
 }
 
 /// Where the settings of one run come from, in increasing precedence.
@@ -104,6 +108,10 @@ impl Config {
         self.logs.validate()?;
         self.api.validate()?;
         self.store.validate()?;
+        self.intel.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if self.detect.ioc.min_confidence > 100 {
+            bail!("detect.ioc.min_confidence is 0..100");
+        }
         Ok(())
     }
 

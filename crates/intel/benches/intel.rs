@@ -1,7 +1,8 @@
 //! Matcher and import speed: IPv4 longest-prefix lookups among 1 million prefixes, IPv6
 //! among 100,000, domain lookups among 1 million names, and loading a 100,000-line list
 //! and a 100,000-indicator STIX bundle into a set (the 1-million runs are in
-//! `examples/import_bench.rs`, too slow for criterion's repetitions).
+//! `examples/import_bench.rs`, too slow for criterion's repetitions), and the IOC detector
+//! on flow records.
 #![allow(clippy::unwrap_used)] // a benchmark that fails should stop
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -90,6 +91,37 @@ fn lookups(c: &mut Criterion) {
                 .iter()
                 .map(|d| set.lookup_domain(d).len())
                 .sum::<usize>()
+        })
+    });
+    g.finish();
+
+    // The IOC detector on flow records (source and destination both looked up), with the
+    // same 1 million prefixes and random source addresses (matches included).
+    let shared = std::sync::Arc::new(rampart_intel::SharedIndicators::new(set));
+    let mut det = rampart_intel::detector::IocDetector::new(
+        rampart_intel::detector::IocConfig::default(),
+        shared,
+        vec!["203.0.113.0/24".parse().unwrap()],
+    );
+    let flows: Vec<rampart_model::FlowRecord> = probes_v4
+        .iter()
+        .map(|&a| {
+            let mut r = rampart_model::FlowRecord::empty(rampart_model::FlowFormat::Netflow5);
+            r.src_addr = a;
+            r.dst_addr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, (rng.next_u64() % 256) as u8));
+            r.packets = 1;
+            r.bytes = 60;
+            r
+        })
+        .collect();
+    let mut g = c.benchmark_group("ioc");
+    g.throughput(Throughput::Elements(flows.len() as u64));
+    g.bench_function("flows_1M_prefixes", |bench| {
+        bench.iter(|| {
+            for r in &flows {
+                det.observe_flow(r);
+            }
+            while det.poll_event().is_some() {}
         })
     });
     g.finish();

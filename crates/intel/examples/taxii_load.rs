@@ -3,6 +3,8 @@
 //! threads paging through it with `next` and filters. Prints p50, p99 and the maximum.
 //! Bounded: REQUESTS in all, then it stops.
 //! `cargo run --release -p rampart-intel --example taxii_load -- [OBJECTS] [REQUESTS] [CLIENTS]`
+//! With `TAXII_URL` (e.g. `http://127.0.0.1:8080/taxii2/`) and `TAXII_TOKEN` (an analyst's
+//! token) it loads that server instead, e.g. a running `rampart serve` (bench/taxii_serve.sh).
 
 use rampart_intel::store::SqliteIntelStore;
 use rampart_intel::taxii::server::{router, StaticTokens, TaxiiState};
@@ -38,12 +40,21 @@ fn main() -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    rt.spawn(async move {
-        let l = tokio::net::TcpListener::from_std(listener).expect("listener");
-        let _ = axum::serve(l, router(state)).await;
-    });
+    let external = std::env::var("TAXII_URL").ok();
+    let token = std::env::var("TAXII_TOKEN").unwrap_or_else(|_| "t".into());
+    let bearer = format!("Bearer {token}");
+    let base = match &external {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            rt.spawn(async move {
+                let l = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = axum::serve(l, router(state)).await;
+            });
+            format!("http://{addr}/taxii2")
+        }
+    };
     let col = format!(
-        "http://{addr}/taxii2/api/collections/{}/objects/",
+        "{base}/api/collections/{}/objects/",
         default_collection_id()
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -65,7 +76,7 @@ fn main() -> anyhow::Result<()> {
             .post(&col)
             .header("Accept", MEDIA_TYPE)
             .header("Content-Type", MEDIA_TYPE)
-            .header("Authorization", "Bearer t")
+            .header("Authorization", &bearer)
             .send(format!("{{\"objects\":[{}]}}", objs.join(",")).as_bytes())?;
     }
     println!(
@@ -77,7 +88,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|c| {
-            let (agent, col) = (agent.clone(), col.clone());
+            let (agent, col, bearer) = (agent.clone(), col.clone(), bearer.clone());
             std::thread::spawn(move || -> anyhow::Result<Vec<f64>> {
                 let mut lat = Vec::with_capacity(per);
                 let mut next: Option<String> = None;
@@ -85,7 +96,7 @@ fn main() -> anyhow::Result<()> {
                     let mut req = agent
                         .get(&col)
                         .header("Accept", MEDIA_TYPE)
-                        .header("Authorization", "Bearer t")
+                        .header("Authorization", &bearer)
                         .query("limit", "1000");
                     // Every other client filters by type as well.
                     if c % 2 == 1 {

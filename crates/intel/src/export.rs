@@ -27,6 +27,9 @@ pub struct SharePolicy {
     pub valid_for_s: u64,
     /// Detections below this confidence (0..1) are not exported.
     pub min_confidence: f64,
+    /// `rampart serve` publishes what detections of at least this confidence (0..1) let
+    /// out into its default TAXII collection as they start and end; above 1: never.
+    pub publish_min_confidence: f64,
 }
 
 impl Default for SharePolicy {
@@ -38,6 +41,7 @@ impl Default for SharePolicy {
             allow_personal_data: false,
             valid_for_s: 7 * 86_400,
             min_confidence: 0.0,
+            publish_min_confidence: 0.8,
         }
     }
 }

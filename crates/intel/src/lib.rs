@@ -3,6 +3,7 @@
 //! bundles, MISP feeds, TAXII 2.1, plain lists), the sharing-policy exporter and a TAXII
 //! 2.1 server. Parsing and matching are sans-I/O; HTTP is a thin shell.
 
+pub mod detector;
 pub mod export;
 pub mod feeds;
 pub mod indicator;

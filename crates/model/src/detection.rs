@@ -39,6 +39,8 @@ pub enum Detection {
     Exfiltration(ExfilDetection),
     /// One client sending HTTP requests far faster than a client should.
     HttpFlood(HttpFloodDetection),
+    /// Traffic or a log event touching an indicator of compromise from a feed.
+    IocMatch(IocMatchDetection),
 }
 
 impl Detection {
@@ -59,6 +61,7 @@ impl Detection {
             Detection::UnusualHours(_) => "unusual_hours",
             Detection::Exfiltration(_) => "exfiltration",
             Detection::HttpFlood(_) => "http_flood",
+            Detection::IocMatch(_) => "ioc_match",
         }
     }
 
@@ -94,6 +97,7 @@ impl Detection {
             Detection::Scan(s) => Some(s.source),
             Detection::Exfiltration(x) => Some(x.source),
             Detection::HttpFlood(h) => Some(h.source),
+            Detection::IocMatch(m) => m.source.or(m.internal_host),
             d => d
                 .as_auth()
                 .and_then(|a| a.source)
@@ -120,6 +124,10 @@ impl Detection {
             Detection::Ddos(a) => a.direction,
             Detection::Scan(s) => s.direction,
             Detection::Exfiltration(_) => Direction::Outbound,
+            Detection::IocMatch(IocMatchDetection {
+                matched_in: IocWhere::FlowDst,
+                ..
+            }) => Direction::Outbound,
             _ => Direction::Inbound,
         }
     }
@@ -131,6 +139,7 @@ impl Detection {
             Detection::Scan(s) => s.start,
             Detection::Exfiltration(x) => x.start,
             Detection::HttpFlood(h) => h.start,
+            Detection::IocMatch(m) => m.first_seen,
             d => d
                 .as_auth()
                 .map(|a| a.first_seen)
@@ -146,6 +155,7 @@ impl Detection {
             Detection::Scan(s) => s.end,
             Detection::Exfiltration(x) => x.end,
             Detection::HttpFlood(h) => h.end,
+            Detection::IocMatch(m) => m.end,
             d => match (d.as_auth(), d.as_login()) {
                 (Some(a), _) => a.end,
                 (None, Some(l)) => Some(l.time),
@@ -161,6 +171,7 @@ impl Detection {
             Detection::Scan(s) => &s.evidence,
             Detection::Exfiltration(x) => &x.evidence,
             Detection::HttpFlood(h) => &h.evidence,
+            Detection::IocMatch(m) => &m.evidence,
             d => match (d.as_auth(), d.as_login()) {
                 (Some(a), _) => &a.evidence,
                 (None, Some(l)) => &l.evidence,
@@ -750,5 +761,70 @@ mod tests {
             r#"{"kind":"impossible_travel","source":"9.8.8.8","user":"vagrant","service":"ssh","time":"1970-01-01T00:00:03.000Z","geo":{"country":"US"},"distance_km":12000.0,"logins_known":1,"confidence":0.9,"evidence":"e"}"#
         );
         assert_eq!(d.end(), Some(Timestamp::from_secs(3)));
+    }
+}
+
+/// An indicator of compromise seen in our traffic or logs: one per indicator and internal
+/// host, open while matches keep coming.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IocMatchDetection {
+    /// What was seen that matched: the address, domain or URL.
+    pub value: String,
+    /// The external address involved when the value is an address (flow or log source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<IpAddr>,
+    /// The indicator's STIX id; absent for a plain list line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indicator_id: Option<String>,
+    /// The indicator's STIX pattern, or what the list line matched (`203.0.113.0/24`).
+    pub pattern: String,
+    /// The feed (source) the indicator came from.
+    pub feed: String,
+    /// Where it matched.
+    pub matched_in: IocWhere,
+    /// Our host on the other side of the flow, or the host that logged the event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_host: Option<IpAddr>,
+    /// The TLP marking of the indicator (`clear`, `green`, `amber`, `amber+strict`, `red`).
+    pub tlp: String,
+    /// Flow records and log events that matched.
+    pub matches: u64,
+    /// Packets and bytes of the matching flows (scaled by sampling).
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Set once nothing matched for the detector's quiet time.
+    pub end: Option<Timestamp>,
+    /// The indicator's confidence, 0..1.
+    pub confidence: f64,
+    pub evidence: String,
+}
+
+/// Where an indicator matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IocWhere {
+    /// A flow's source address (someone listed talking to us).
+    FlowSrc,
+    /// A flow's destination address (one of ours talking to something listed).
+    FlowDst,
+    /// The client address of a log event (login attempt, HTTP request).
+    LogSource,
+    /// The host name of an HTTP request.
+    Domain,
+    /// The URL of an HTTP request.
+    Url,
+}
+
+impl IocWhere {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IocWhere::FlowSrc => "flow_src",
+            IocWhere::FlowDst => "flow_dst",
+            IocWhere::LogSource => "log_source",
+            IocWhere::Domain => "domain",
+            IocWhere::Url => "url",
+        }
     }
 }

@@ -12,8 +12,9 @@ mod time;
 pub use access::Role;
 pub use detection::{
     AuthDetection, DdosDetection, DdosVector, DestinationBytes, Detection, Direction,
-    ExfilDetection, ExfilReason, GeoInfo, HttpFloodDetection, LoginAnomaly, PreviousLogin, Range,
-    ScanDetection, ScanProtocol, ScanType, SourceAttempts, TopAddr, TopPort,
+    ExfilDetection, ExfilReason, GeoInfo, HttpFloodDetection, IocMatchDetection, IocWhere,
+    LoginAnomaly, PreviousLogin, Range, ScanDetection, ScanProtocol, ScanType, SourceAttempts,
+    TopAddr, TopPort,
 };
 pub use event::{AuthEvent, AuthMethod, HttpEvent, Outcome, Service};
 pub use flow::{FlowFormat, FlowRecord};

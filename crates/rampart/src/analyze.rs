@@ -11,6 +11,10 @@ use rampart_detect::{
 };
 use rampart_flow::{CaptureDecoder, FlowDecoder, FlowFormat, FlowRecord, RecordSink, Timestamp};
 use rampart_geo::Geo;
+use rampart_intel::detector::IocDetector;
+use rampart_intel::feeds::Intel;
+use rampart_intel::matcher::SharedIndicators;
+use rampart_intel::store::SqliteIntelStore;
 use rampart_logs::{Format, LogEvent, LogReader, TimeContext};
 use rampart_model::{DdosDetection, Detection, Direction, ScanDetection};
 use serde::Serialize;
@@ -18,6 +22,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Per-packet errors logged individually per file before only the total is reported.
 const LOGGED_ERRORS: u64 = 10;
@@ -32,6 +37,8 @@ pub enum AnalyzeFormat {
     Text,
     /// One JSON document as in INTERFACES.md.
     Json,
+    /// One STIX 2.1 bundle of what the run found and `[intel.share]` lets out.
+    Stix,
 }
 
 /// What one input file held, as `inputs[]` of the JSON.
@@ -79,6 +86,9 @@ struct Pipeline {
     auth: AuthDetector,
     exfil: ExfilDetector,
     http: HttpFloodDetector,
+    /// Every flow and log event against the indicators of the `[intel]` feeds read from
+    /// files; `None` when no feed has a `path`.
+    ioc: Option<IocDetector>,
     /// GeoIP for auth events' sources, when `[geo]` names databases.
     geo: Option<Geo>,
     /// Latest known state of each of their detections, by (detector, id).
@@ -89,6 +99,45 @@ struct Pipeline {
 const AUTH: u8 = 0;
 const EXFIL: u8 = 1;
 const HTTP: u8 = 2;
+const IOC: u8 = 3;
+
+/// The indicators of the feeds in `[intel]` that are local files (lists, CSV, STIX
+/// bundles, MISP feed directories), loaded into matchers; `None` when there are none.
+/// Feeds given by URL are not fetched: an analysis reads only its own inputs.
+fn load_indicators(config: &Config) -> Result<Option<Arc<SharedIndicators>>> {
+    let files: Vec<_> = config
+        .intel
+        .feeds
+        .iter()
+        .filter(|f| f.path.is_some())
+        .collect();
+    for f in config.intel.feeds.iter().filter(|f| f.path.is_none()) {
+        tracing::info!(feed = %f.name, "intel feed by URL: not read by analyze");
+    }
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let store = Arc::new(SqliteIntelStore::in_memory().context("an in-memory indicator store")?);
+    let intel = Intel::new(config.intel.clone(), store);
+    let now = wall_clock();
+    for f in files {
+        let r = intel
+            .refresh(&f.name, now)
+            .with_context(|| format!("reading the indicators of feed `{}`", f.name))?;
+        if r.errors > 0 {
+            tracing::warn!(feed = %f.name, errors = r.errors, first = ?r.first_errors, "bad entries skipped");
+        }
+        tracing::debug!(feed = %f.name, read = r.read, "indicators loaded");
+    }
+    Ok(Some(intel.indicators()))
+}
+
+fn wall_clock() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
 
 /// netfilter logs a TCP packet's flags only when the rule logs the TCP header's options
 /// part (the words after RES=); ufw's and many hand-written rules' lines stop at the ports.
@@ -120,6 +169,9 @@ impl RecordSink for Pipeline {
         self.ddos.observe(r);
         self.scan.observe(r);
         self.exfil.observe(r);
+        if let Some(ioc) = &mut self.ioc {
+            ioc.observe_flow(r);
+        }
     }
 }
 
@@ -147,6 +199,11 @@ impl Pipeline {
             auth: AuthDetector::new(config.detect.auth.clone()),
             exfil: ExfilDetector::new(config.detect.exfil.clone()),
             http: HttpFloodDetector::new(config.detect.http.clone()),
+            ioc: load_indicators(config)?
+                .filter(|_| config.detect.ioc.enabled)
+                .map(|ind| {
+                    IocDetector::new(config.detect.ioc.clone(), ind, config.protect.clone())
+                }),
             geo,
             access: BTreeMap::new(),
             records: 0,
@@ -163,10 +220,16 @@ impl Pipeline {
                     _ => None,
                 };
                 self.auth.observe(&a, geo.as_ref());
+                if let Some(ioc) = &mut self.ioc {
+                    ioc.observe_auth(&a);
+                }
             }
             LogEvent::Http(h) => {
                 self.advance(h.time);
                 self.http.observe(&h);
+                if let Some(ioc) = &mut self.ioc {
+                    ioc.observe_http(&h);
+                }
             }
             LogEvent::Flow(mut r) => {
                 netfilter_probe(&mut r);
@@ -191,6 +254,9 @@ impl Pipeline {
         while let Some(e) = self.http.poll_event() {
             keep(&mut self.access, HTTP, e);
         }
+        while let Some(e) = self.ioc.as_mut().and_then(IocDetector::poll_event) {
+            keep(&mut self.access, IOC, e);
+        }
     }
 
     /// Runs every tick due by `now`, as the daemon's timer would have, before anything
@@ -213,6 +279,9 @@ impl Pipeline {
             self.auth.tick(at);
             self.exfil.tick(at);
             self.http.tick(at);
+            if let Some(ioc) = &mut self.ioc {
+                ioc.tick(at);
+            }
             next += self.tick_ns;
             self.next_tick = Some(next);
             ticks += 1;
@@ -250,6 +319,13 @@ impl Pipeline {
             (AUTH, self.auth.active()),
             (EXFIL, self.exfil.active()),
             (HTTP, self.http.active()),
+            (
+                IOC,
+                self.ioc
+                    .as_ref()
+                    .map(IocDetector::active)
+                    .unwrap_or_default(),
+            ),
         ] {
             for (id, d) in active {
                 self.access.insert((which, id), d);
@@ -305,6 +381,18 @@ pub fn run(
             .map_err(io::Error::from)
             .and_then(|()| writeln!(out)),
         AnalyzeFormat::Text => out.write_all(text(&report).as_bytes()),
+        AnalyzeFormat::Stix => {
+            let export = rampart_intel::export::export_detections(
+                &report.detections,
+                &config.protect,
+                &config.intel.share,
+                wall_clock(),
+            );
+            for (addr, why) in &export.withheld {
+                tracing::info!(%addr, reason = ?why, "withheld from the STIX bundle");
+            }
+            writeln!(out, "{}", export.to_json_pretty())
+        }
     };
     match written.and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("writing the report"),
@@ -485,13 +573,14 @@ pub fn text(report: &Report) -> String {
         ));
     }
     let (mut attacks, mut scans): (Vec<&DdosDetection>, Vec<&ScanDetection>) = (vec![], vec![]);
-    let (mut logins, mut exfil, mut http) = (vec![], vec![], vec![]);
+    let (mut logins, mut exfil, mut http, mut iocs) = (vec![], vec![], vec![], vec![]);
     for d in &report.detections {
         match d {
             Detection::Ddos(a) => attacks.push(a),
             Detection::Scan(x) => scans.push(x),
             Detection::Exfiltration(x) => exfil.push(x),
             Detection::HttpFlood(h) => http.push(h),
+            Detection::IocMatch(m) => iocs.push(m),
             d => logins.push(d),
         }
     }
@@ -518,7 +607,35 @@ pub fn text(report: &Report) -> String {
         s.push('\n');
         http_table(&mut s, &http);
     }
+    if !iocs.is_empty() {
+        s.push('\n');
+        ioc_table(&mut s, &iocs);
+    }
     s
+}
+
+fn ioc_table(s: &mut String, found: &[&rampart_model::IocMatchDetection]) {
+    s.push_str(&format!("{} indicator match(es):\n", found.len()));
+    let header = [
+        "FIRST", "LAST", "VALUE", "WHERE", "HOST", "FEED", "TLP", "MATCHES", "PATTERN",
+    ];
+    let rows: Vec<[String; 9]> = found
+        .iter()
+        .map(|m| {
+            [
+                m.first_seen.to_string(),
+                m.last_seen.to_string(),
+                m.value.clone(),
+                m.matched_in.as_str().to_string(),
+                m.internal_host.map_or("-".to_string(), |h| h.to_string()),
+                m.feed.clone(),
+                m.tlp.clone(),
+                m.matches.to_string(),
+                m.pattern.clone(),
+            ]
+        })
+        .collect();
+    table(s, &header, &rows);
 }
 
 /// Login abuse and login anomalies: what, who, as whom, how much.

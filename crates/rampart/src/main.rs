@@ -4,6 +4,7 @@
 mod analyze;
 mod decode;
 mod input;
+mod intel;
 mod mitigate;
 mod progress;
 mod replay;
@@ -74,6 +75,13 @@ enum Command {
         /// An analyst's token (or set RAMPART_TOKEN).
         #[arg(long, global = true)]
         token: Option<String>,
+    },
+    /// Import, export or list threat intelligence (in the store the daemon uses).
+    Intel {
+        #[command(subcommand)]
+        action: intel::IntelAction,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Make, list or revoke API tokens (in the store the daemon uses).
     Token {
@@ -216,6 +224,9 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Intel { action, settings } => settings
+            .load()
+            .and_then(|config| intel::run(action, &config)),
         Command::Token { action, settings } => settings
             .load()
             .and_then(|config| token::run(action, &config)),

@@ -63,6 +63,8 @@ fn send(out: &Sender<EngineEvent>, shared: &Shared, e: EngineEvent) {
 pub struct Engine {
     ddos: DdosDetector,
     scan: ScanDetector,
+    /// Every flow and log event against the indicators in force (`None` without intel).
+    ioc: Option<rampart_intel::detector::IocDetector>,
     /// Login abuse, exfiltration and HTTP floods.
     findings: crate::findings::Detectors,
     meter: TrafficMeter,
@@ -95,6 +97,13 @@ impl Engine {
             ),
             ddos: DdosDetector::new(ddos.clone()),
             scan: ScanDetector::new(config.detect.scan.clone()),
+            ioc: shared.intel().map(|i| {
+                rampart_intel::detector::IocDetector::new(
+                    config.detect.ioc.clone(),
+                    i.indicators(),
+                    config.protect.clone(),
+                )
+            }),
             findings: crate::findings::Detectors::new(config),
             tick_ns,
             next_tick: (now.as_nanos() / tick_ns + 1) * tick_ns,
@@ -130,6 +139,9 @@ impl Engine {
                 last_stats = now.as_secs();
                 self.shared
                     .set_detect_stats(self.ddos.stats(), self.scan.stats());
+                if let (Some(ioc), Some(i)) = (&self.ioc, self.shared.intel()) {
+                    i.set_ioc_stats(ioc.stats());
+                }
                 self.shared.set_finding_stats(self.findings.stats());
             }
             if self.shared.stopping.load(Ordering::Relaxed) {
@@ -162,8 +174,18 @@ impl Engine {
                     match e {
                         // Firewall log lines are packets, for the scan and flood detectors.
                         LogEvent::Flow(r) => self.observe_flow(r),
-                        LogEvent::Auth(a) => self.findings.observe_auth(a),
-                        LogEvent::Http(h) => self.findings.observe_http(h),
+                        LogEvent::Auth(a) => {
+                            self.findings.observe_auth(a);
+                            if let Some(ioc) = &mut self.ioc {
+                                ioc.observe_auth(a);
+                            }
+                        }
+                        LogEvent::Http(h) => {
+                            self.findings.observe_http(h);
+                            if let Some(ioc) = &mut self.ioc {
+                                ioc.observe_http(h);
+                            }
+                        }
                     }
                 }
                 self.shared
@@ -177,6 +199,9 @@ impl Engine {
     fn observe_flow(&mut self, r: &FlowRecord) {
         self.ddos.observe(r);
         self.scan.observe(r);
+        if let Some(ioc) = &mut self.ioc {
+            ioc.observe_flow(r);
+        }
         self.findings.observe_flow(r);
         self.meter.observe(r);
     }
@@ -210,6 +235,15 @@ impl Engine {
             }
             while let Some(e) = self.scan.poll_event() {
                 self.send(EngineEvent::Scan(e));
+            }
+            if let Some(ioc) = &mut self.ioc {
+                ioc.tick(t);
+            }
+            while let Some(event) = self.ioc.as_mut().and_then(|i| i.poll_event()) {
+                self.send(EngineEvent::Finding(Finding {
+                    detector: "intel",
+                    event,
+                }));
             }
             let (out, shared) = (&self.out, &self.shared);
             self.findings
@@ -261,6 +295,9 @@ impl Engine {
             keep.max_sources = old.max_sources;
             keep.max_pairs = old.max_pairs;
             let _ = self.scan.reconfigure(keep);
+        }
+        if let Some(ioc) = &mut self.ioc {
+            ioc.reconfigure(config.detect.ioc.clone(), config.protect.clone());
         }
         self.findings.reconfigure(config);
         let d = self.ddos.config();

@@ -18,6 +18,7 @@ mod console;
 mod decisions;
 mod engine;
 mod findings;
+mod intel;
 mod loglisten;
 mod metrics;
 mod prefixes;
@@ -144,6 +145,9 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
                 .context("starting a capture thread")?,
         );
     }
+    let intel = intel::IntelService::open(&config)?;
+    shared.set_intel(Some(intel.clone()));
+    let intel_refresh = intel.spawn_refresh()?;
     let logs = loglisten::start(&config.logs, shared.clone(), record_tx.clone())?;
     shared.set_log_listeners(logs);
     drop(record_tx);
@@ -206,7 +210,7 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     let pruner = tokio::spawn(prune(store.clone(), state.clone(), retention));
     let signals = tokio::spawn(handle_signals(state.clone()));
 
-    let app = api::router(state.clone());
+    let app = api::router(state.clone()).merge(intel::taxii_router(&intel, &state));
     let stop = shared.clone();
     let server = tokio::spawn(async move {
         axum::serve(api_listener, app)
@@ -232,11 +236,13 @@ async fn run(config: Config, reload: Option<ReloadFn>) -> Result<()> {
     tracing::info!("stopping");
     signals.abort();
     pruner.abort();
+    intel.stop();
     tokio::task::spawn_blocking(move || {
         for c in collectors {
             let _ = c.join();
         }
         let _ = engine.join();
+        let _ = intel_refresh.join();
     })
     .await
     .context("stopping the pipeline")?;

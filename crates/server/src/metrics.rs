@@ -431,6 +431,76 @@ pub fn render(metrics: &[Metric]) -> String {
     out
 }
 
+/// Threat intelligence: indicators in force, per-feed refreshes and errors (labelled by
+/// feed), and the IOC detector's lookups and matches.
+pub fn intel(i: &crate::intel::IntelService) -> Vec<Metric> {
+    let set = i.indicators().load().stats();
+    let ioc = i.ioc_stats();
+    let mut out = vec![
+        m(
+            "intel_indicators",
+            "Indicators in the matchers in force.",
+            Gauge,
+            set.indicators as u64,
+        ),
+        m(
+            "ioc_lookups_total",
+            "Addresses, names and URLs looked up in the indicators.",
+            Counter,
+            ioc.lookups,
+        ),
+        m(
+            "ioc_hits_total",
+            "Lookups that found an indicator.",
+            Counter,
+            ioc.hits,
+        ),
+        m(
+            "ioc_detections_total",
+            "ioc_match detections started.",
+            Counter,
+            ioc.detections_started,
+        ),
+        m(
+            "ioc_active",
+            "ioc_match detections open.",
+            Gauge,
+            ioc.active as u64,
+        ),
+        m(
+            "ioc_refused_total",
+            "Matches not reported because detect.ioc.max_active were open.",
+            Counter,
+            ioc.refused,
+        ),
+    ];
+    for (name, c) in i.feed_counters() {
+        let labelled = |n: &'static str, h: &'static str, k: Kind, v: u64| Metric {
+            labels: vec![("feed", name.clone())],
+            ..m(n, h, k, v)
+        };
+        out.push(labelled(
+            "intel_feed_refreshes_total",
+            "Refreshes of a feed.",
+            Counter,
+            c.refreshes,
+        ));
+        out.push(labelled(
+            "intel_feed_failures_total",
+            "Refreshes of a feed that failed (its previous indicators stay).",
+            Counter,
+            c.failures,
+        ));
+        out.push(labelled(
+            "intel_feed_item_errors_total",
+            "Bad lines, objects or event files skipped in a feed.",
+            Counter,
+            c.item_errors,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

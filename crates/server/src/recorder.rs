@@ -400,6 +400,12 @@ impl Recorder {
                     );
                 }
                 let json = detection_json(&stored);
+                if phase != Phase::Updated {
+                    if let Some(intel) = self.shared.intel() {
+                        let body = stored.body.clone();
+                        tokio::task::spawn_blocking(move || intel.publish_if_confident(&body));
+                    }
+                }
                 self.tell(kind, phase, resumed, &stored, &json);
                 let phase = match phase {
                     Phase::Started => "started",

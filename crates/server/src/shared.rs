@@ -172,6 +172,7 @@ pub struct Shared {
     finding_stats: Mutex<Option<crate::findings::FindingStats>>,
     bgp: Mutex<Option<Arc<rampart_bgp::Speaker>>>,
     notifier: Mutex<Option<Arc<rampart_notify::Notifier>>>,
+    intel: Mutex<Option<Arc<crate::intel::IntelService>>>,
     pub events: broadcast::Sender<LiveEvent>,
 }
 
@@ -206,6 +207,7 @@ impl Shared {
             finding_stats: Mutex::new(None),
             bgp: Mutex::new(None),
             notifier: Mutex::new(None),
+            intel: Mutex::new(None),
             events: broadcast::channel(4_096).0,
         }
     }
@@ -328,6 +330,15 @@ impl Shared {
 
     pub fn set_detect_stats(&self, ddos: DdosStats, scan: ScanStats) {
         *lock(&self.detect_stats) = Some((ddos, scan));
+    }
+
+    pub fn set_intel(&self, i: Option<Arc<crate::intel::IntelService>>) {
+        *lock(&self.intel) = i;
+    }
+
+    /// Feeds, matchers and the IOC detector's counters.
+    pub fn intel(&self) -> Option<Arc<crate::intel::IntelService>> {
+        lock(&self.intel).clone()
     }
 
     pub fn set_finding_stats(&self, s: crate::findings::FindingStats) {

@@ -154,6 +154,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Value> {
         "notify": shared.notify_stats(),
         "detectors": detectors,
         "store": { "path": config.store.path },
+        "intel": shared.intel().map(|i| i.status_json()),
     }))
 }
 
@@ -407,6 +408,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
     all.extend(metrics::exporters(shared));
     all.extend(metrics::captures(shared));
+    if let Some(i) = shared.intel() {
+        all.extend(metrics::intel(&i));
+    }
     let ports: Vec<u16> = shared.listeners().iter().map(|l| l.listen.port()).collect();
     all.extend(
         tokio::task::spawn_blocking(move || metrics::socket_drops(&ports))
@@ -687,4 +691,85 @@ pub async fn bgp(State(state): State<AppState>) -> Json<Value> {
         Some(peers) => Json(json!({ "peers": peers })),
         None => Json(json!({ "peers": [], "note": "no [[respond.bgp.peers]] configured" })),
     }
+}
+
+/// The stored detection's JSON body, or 404.
+async fn detection_body(state: &AppState, id: &str) -> Result<(u64, Value), ApiError> {
+    let id = id_param(id)?;
+    match blocking(state, move |s| s.detection(id)).await? {
+        Some(d) => Ok((id, d.body)),
+        None => Err(ApiError::not_found(format!("no detection {id}"))),
+    }
+}
+
+fn intel_of(state: &AppState) -> Result<std::sync::Arc<crate::intel::IntelService>, ApiError> {
+    state
+        .0
+        .shared
+        .intel()
+        .ok_or_else(|| ApiError::internal("threat intelligence is not running"))
+}
+
+fn withheld_json(e: &rampart_intel::export::Export) -> Value {
+    e.withheld
+        .iter()
+        .map(|(addr, why)| json!({"addr": addr, "reason": why}))
+        .collect()
+}
+
+/// One detection as a STIX 2.1 bundle under the sharing policy (what it withheld and why
+/// in the `X-Rampart-Withheld` count; the bundle itself holds only what may go out).
+pub async fn detection_stix(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (_, body) = detection_body(&state, &id).await?;
+    let intel = intel_of(&state)?;
+    let e = tokio::task::spawn_blocking(move || intel.export(&body))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/stix+json;version=2.1".to_string(),
+            ),
+            (
+                header::HeaderName::from_static("x-rampart-withheld"),
+                e.withheld.len().to_string(),
+            ),
+        ],
+        e.to_json_pretty(),
+    )
+        .into_response())
+}
+
+/// Publishes what one detection lets out into the default TAXII collection.
+pub async fn publish_detection(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, body) = detection_body(&state, &id).await?;
+    let intel = intel_of(&state)?;
+    let (added, e) = tokio::task::spawn_blocking(move || intel.publish(&body))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::internal(format!("{e:#}")))?;
+    let out = json!({
+        "detection": id,
+        "indicators": e.indicators,
+        "objects_added": added,
+        "withheld": withheld_json(&e),
+    });
+    state
+        .audit(
+            &caller.actor(),
+            "intel.publish",
+            &format!("detection {id}"),
+            "ok",
+            out.clone(),
+        )
+        .await;
+    Ok(Json(out))
 }

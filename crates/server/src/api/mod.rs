@@ -113,6 +113,18 @@ pub const ROUTES: &[RouteSpec] = &[
         VIEWER,
         "one detection with its timeline",
     ),
+    route(
+        Method::GET,
+        "/api/v1/detections/{id}/stix",
+        VIEWER,
+        "one detection as a STIX 2.1 bundle under the sharing policy",
+    ),
+    route(
+        Method::POST,
+        "/api/v1/detections/{id}/publish",
+        ANALYST,
+        "publish what one detection lets out into the default TAXII collection",
+    ),
     route(Method::GET, "/api/v1/audit", VIEWER, "the audit log"),
     route(
         Method::GET,
@@ -336,6 +348,15 @@ impl AppState {
             if new.respond != old.respond {
                 changed.push("respond");
             }
+            if new.intel.taxii != old.intel.taxii {
+                return Err("not reloaded: intel.taxii changed, which needs a restart".into());
+            }
+            if new.intel != old.intel {
+                changed.push("intel");
+                if let Some(i) = inner.shared.intel() {
+                    i.reconfigure(&new);
+                }
+            }
             inner
                 .shared
                 .set_allowed_exporters(crate::prefixes::PrefixSet::new(&new.listen.exporters));
@@ -404,7 +425,7 @@ impl AppState {
     }
 
     /// The token behind a bearer secret, from the cache or the store.
-    async fn token(&self, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
+    pub(crate) async fn token(&self, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
         let hash = hash_secret(secret);
         {
             let cache = self.0.tokens.lock().unwrap_or_else(|e| e.into_inner());
@@ -585,6 +606,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/attacks/{id}", get(h::attack))
         .route("/api/v1/detections", get(h::detections))
         .route("/api/v1/detections/{id}", get(h::detection))
+        .route("/api/v1/detections/{id}/stix", get(h::detection_stix))
+        .route(
+            "/api/v1/detections/{id}/publish",
+            post(h::publish_detection),
+        )
         .route("/api/v1/audit", get(h::audit))
         .route("/api/v1/events", get(h::events))
         .route("/api/v1/openapi.json", get(h::openapi))

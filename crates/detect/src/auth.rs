@@ -32,6 +32,9 @@ const TOP_SOURCES: usize = 5;
 
 /// Open detections are reviewed for their end at most this often (event time).
 const REVIEW_NS: u64 = NS;
+/// Failures a source must have made itself on a user, for that user's success from it to
+/// count as a login after failures spread over several sources.
+const MIN_OWN_FAILURES: u64 = 2;
 
 /// Counters for metrics: what was counted, dropped and evicted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -843,9 +846,14 @@ impl AuthDetector {
             self.logins.failures_before_success(user, src, t)
         };
         let want = self.cfg.after_failures;
+        // By user: a guess spread over a few addresses that got in from one of them. One
+        // mistyped password from the user's own address, while a spray elsewhere tried the
+        // same name, is not that: the source must have failed more than once itself.
         let hit = match (by_source, by_user) {
             (Some((f, u)), _) if f >= want => Some((f, u, "this source")),
-            (_, Some(f)) if f >= want => Some((f, 1, "this user from this source")),
+            (_, Some((f, own))) if f >= want && own >= MIN_OWN_FAILURES => {
+                Some((f, 1, "this user, some from this source"))
+            }
             _ => None,
         };
         if let Some((failures, users, why)) = hit {

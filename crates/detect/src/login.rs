@@ -35,7 +35,8 @@ struct Located {
 struct UserState {
     failures: u64,
     last_failure: u64,
-    failing: [Option<IpAddr>; FAILING_SOURCES],
+    /// The last few sources the failures came from, each with its own count.
+    failing: [(Option<IpAddr>, u64); FAILING_SOURCES],
     failing_next: u8,
     first_login: u64,
     logins: u64,
@@ -50,7 +51,7 @@ impl UserState {
         UserState {
             failures: 0,
             last_failure: 0,
-            failing: [None; FAILING_SOURCES],
+            failing: [(None, 0); FAILING_SOURCES],
             failing_next: 0,
             first_login: 0,
             logins: 0,
@@ -202,14 +203,17 @@ impl Logins {
         };
         if t.saturating_sub(u.last_failure) > lookback {
             u.failures = 0;
-            u.failing = [None; FAILING_SOURCES];
+            u.failing = [(None, 0); FAILING_SOURCES];
         }
         u.failures += n;
         u.last_failure = u.last_failure.max(t);
         if let Some(src) = src {
-            if !u.failing.contains(&Some(src)) {
-                u.failing[u.failing_next as usize % FAILING_SOURCES] = Some(src);
-                u.failing_next = u.failing_next.wrapping_add(1);
+            match u.failing.iter_mut().find(|(s, _)| *s == Some(src)) {
+                Some((_, count)) => *count += n,
+                None => {
+                    u.failing[u.failing_next as usize % FAILING_SOURCES] = (Some(src), n);
+                    u.failing_next = u.failing_next.wrapping_add(1);
+                }
             }
         }
     }
@@ -221,13 +225,20 @@ impl Logins {
         }
     }
 
-    /// The user's recent failures when some came from `src`.
-    pub(crate) fn failures_before_success(&self, user: &str, src: IpAddr, t: u64) -> Option<u64> {
+    /// The user's recent failures, and how many of them came from `src`, when any did.
+    pub(crate) fn failures_before_success(
+        &self,
+        user: &str,
+        src: IpAddr,
+        t: u64,
+    ) -> Option<(u64, u64)> {
         let u = self.users.get(&self.key(user))?;
-        (u.failures > 0
-            && t.saturating_sub(u.last_failure) <= self.lookback_ns
-            && u.failing.contains(&Some(src)))
-        .then_some(u.failures)
+        let own = u
+            .failing
+            .iter()
+            .find(|(s, _)| *s == Some(src))
+            .map(|(_, n)| *n)?;
+        (t.saturating_sub(u.last_failure) <= self.lookback_ns).then_some((u.failures, own))
     }
 
     fn exempt(&self, src: IpAddr, geo: Option<&GeoInfo>) -> bool {

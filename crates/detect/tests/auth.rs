@@ -292,7 +292,18 @@ fn login_after_failures_from_the_source_or_for_the_user() {
     let s = started(&out, "login_after_failures");
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].source(), Some(ip("192.0.2.2")));
-    assert!(s[0].evidence().contains("this user from this source"));
+    assert!(s[0].evidence().contains("this user, some from this source"));
+
+    // A spray tries erin's name from elsewhere; erin mistypes once at home and gets in.
+    let mut det = AuthDetector::new(AuthConfig::default());
+    let mut v = Vec::new();
+    for i in 0..6u64 {
+        v.push(fail(T0 + i * 30, &format!("192.0.2.{}", 10 + i), "erin"));
+    }
+    v.push(fail(T0 + 300, "198.51.100.7", "erin"));
+    v.push(ok(T0 + 310, "198.51.100.7", "erin"));
+    let out = run(&mut det, &no_geo(v), 0);
+    assert!(started(&out, "login_after_failures").is_empty(), "{out:?}");
 }
 
 fn place(country: &str, lat: f64, lon: f64, asn: u32) -> Option<GeoInfo> {

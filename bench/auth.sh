@@ -38,8 +38,22 @@ sed -e "s#db_path: .*#db_path: $W/cs/crowdsec.db#" \
     /etc/crowdsec/config.yaml > "$W/cs/config.yaml"
 cscli -c "$W/cs/config.yaml" machines add bench --auto --force -f "$W/cs/local_api_credentials.yaml" >/dev/null 2>&1
 sed -i "s#url: .*#url: http://127.0.0.1:18089#" "$W/cs/local_api_credentials.yaml"
-timed crowdsec timeout "${CROWDSEC_TIMEOUT:-900}" crowdsec -c "$W/cs/config.yaml" \
-  -dsn "file://$W/auth.log" -type syslog > "$W/cs/run.out" 2>&1 || echo "crowdsec exited $?" >&2
+# In 1.4.6 replay keeps running (its local API in the same process) after it says
+# "Acquisition is finished": timed to that line; CPU and peak memory from /proc then.
+crowdsec -c "$W/cs/config.yaml" -dsn "file://$W/auth.log" -type syslog > "$W/cs/run.out" 2>&1 &
+CS=$!
+T0=$(date +%s.%N)
+until grep -q "Acquisition is finished" "$W/cs/run.out"; do
+  kill -0 "$CS" 2>/dev/null || { echo "crowdsec exited early:" >&2; tail "$W/cs/run.out" >&2; break; }
+  sleep 0.2
+done
+T1=$(date +%s.%N)
+TICK=$(getconf CLK_TCK)
+CPU=$(awk -v t="$TICK" '{print ($14 + $15) / t}' "/proc/$CS/stat" 2>/dev/null || echo 0)
+RSS=$(awk '/VmHWM/ {print $2}' "/proc/$CS/status" 2>/dev/null || echo 0)
+echo "$(echo "$T1 - $T0" | bc) $CPU 0 $RSS" > "$W/crowdsec.time"
+sleep "${CROWDSEC_SETTLE:-10}"   # overflows reach the in-process API and its database
+kill "$CS"; wait "$CS" 2>/dev/null || true
 
 python3 - "$W" "$LINES" <<'PY'
 import ast, collections, json, sqlite3, sys

@@ -32,8 +32,8 @@ const TOP_SOURCES: usize = 5;
 
 /// Open detections are reviewed for their end at most this often (event time).
 const REVIEW_NS: u64 = NS;
-/// Failures a source must have made itself on a user, for that user's success from it to
-/// count as a login after failures spread over several sources.
+/// Failures a source must have made on a user to count in a login after failures spread
+/// over several sources: the one that got in, and each of the others.
 const MIN_OWN_FAILURES: u64 = 2;
 
 /// Counters for metrics: what was counted, dropped and evicted.
@@ -843,7 +843,11 @@ impl AuthDetector {
         let by_user = if user.is_empty() {
             None
         } else {
-            self.logins.failures_before_success(user, src, t)
+            let sources = &self.sources;
+            self.logins
+                .failures_before_success(user, src, t, MIN_OWN_FAILURES, |s| {
+                    sources.get(&s).is_some_and(|s| s.open != 0)
+                })
         };
         let want = self.cfg.after_failures;
         // By user: a guess spread over a few addresses that got in from one of them. One

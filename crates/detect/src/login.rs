@@ -222,15 +222,21 @@ impl Logins {
         let key = self.key(user);
         if let Some(u) = self.users.get_mut(&key) {
             u.failures = 0;
+            u.failing = [(None, 0); FAILING_SOURCES];
         }
     }
 
-    /// The user's recent failures, and how many of them came from `src`, when any did.
+    /// The user's recent failures from `src` and from the other sources that failed on
+    /// this user at least `repeated` times (one try is a spray's or a stuffing list's, not
+    /// a guess at this user) and that `known` does not already account for (an open spray
+    /// or brute force is its own story); and how many came from `src`, when any did.
     pub(crate) fn failures_before_success(
         &self,
         user: &str,
         src: IpAddr,
         t: u64,
+        repeated: u64,
+        known: impl Fn(IpAddr) -> bool,
     ) -> Option<(u64, u64)> {
         let u = self.users.get(&self.key(user))?;
         let own = u
@@ -238,7 +244,13 @@ impl Logins {
             .iter()
             .find(|(s, _)| *s == Some(src))
             .map(|(_, n)| *n)?;
-        (t.saturating_sub(u.last_failure) <= self.lookback_ns).then_some((u.failures, own))
+        let others: u64 = u
+            .failing
+            .iter()
+            .filter(|(_, n)| *n >= repeated)
+            .filter_map(|(s, n)| s.filter(|&s| s != src && !known(s)).map(|_| *n))
+            .sum();
+        (t.saturating_sub(u.last_failure) <= self.lookback_ns).then_some((own + others, own))
     }
 
     fn exempt(&self, src: IpAddr, geo: Option<&GeoInfo>) -> bool {
@@ -273,6 +285,7 @@ impl Logins {
             return Vec::new();
         };
         u.failures = 0;
+        u.failing = [(None, 0); FAILING_SOURCES];
         let mut out = Vec::new();
         let known = u.logins;
         if u.logins == 0 {

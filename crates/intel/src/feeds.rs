@@ -585,7 +585,7 @@ impl Intel {
                 continue;
             }
             let file = format!("{}.json", e.uuid);
-            let got = match get(&file)
+            let mut got = match get(&file)
                 .map_err(|m| m.to_string())
                 .and_then(|b| misp::parse_event(&b, &file, &cx).map_err(|e| e.to_string()))
             {
@@ -598,19 +598,10 @@ impl Intel {
                     continue;
                 }
             };
-            let tagged: Vec<Indicator> = got
-                .indicators
-                .iter()
-                .cloned()
-                .map(|mut i| {
-                    i.labels.push(format!("misp-event:{}", e.uuid));
-                    i
-                })
-                .collect();
-            let got = Imported {
-                indicators: tagged,
-                ..got
-            };
+            let label = format!("misp-event:{}", e.uuid);
+            for i in &mut got.indicators {
+                i.labels.push(label.clone());
+            }
             self.take(&got, name, now, report)?;
             next.insert(e.uuid.clone(), e.timestamp);
         }

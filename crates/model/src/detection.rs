@@ -44,6 +44,25 @@ pub enum Detection {
 }
 
 impl Detection {
+    /// Every `kind` there is, for reading stored detections back.
+    pub const KINDS: &'static [&'static str] = &[
+        "ddos",
+        "scan",
+        "brute_force",
+        "user_enumeration",
+        "password_spray",
+        "credential_stuffing",
+        "slow_brute_force",
+        "login_after_failures",
+        "impossible_travel",
+        "new_country",
+        "new_network",
+        "unusual_hours",
+        "exfiltration",
+        "http_flood",
+        "ioc_match",
+    ];
+
     /// The `kind` of the JSON.
     pub const fn kind(&self) -> &'static str {
         match self {

@@ -141,3 +141,54 @@ fn tcp_syslog_and_a_rotated_file_lose_no_line() {
     assert_eq!(status["logs"]["lines"], 19);
     d.stop();
 }
+
+/// A brute force still going when the daemon restarts is the same detection afterwards:
+/// restored from the store, and resumed once the detector sees the source again.
+#[test]
+fn a_brute_force_survives_a_restart() {
+    let dir = Scratch::new("auth-restart");
+    let t = token(dir.path(), "viewer", "v");
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let attack = |d: &Daemon, pid: u32| {
+        for i in 0..12 {
+            s.send_to(
+                sshd_fail(pid + i, "admin", "198.51.100.44").as_bytes(),
+                d.syslog_udp,
+            )
+            .unwrap();
+        }
+    };
+    let find = |d: &Daemon| {
+        let v = d.json("/api/v1/detections?kind=brute_force", &t);
+        v["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["source"] == "198.51.100.44")
+            .cloned()
+    };
+    let d = Daemon::start(dir.path(), &[]);
+    attack(&d, 4000);
+    let first = wait_for(20, "the brute force in /api/v1/detections", || find(&d));
+    assert_eq!(first["state"], "active", "{first}");
+    let id = first["id"].as_u64().unwrap();
+    d.stop();
+
+    let d = Daemon::start(dir.path(), &[]);
+    wait_for(10, "the restored detections in the log", || {
+        d.log().contains("restored active detections").then_some(())
+    });
+    attack(&d, 5000);
+    let events = wait_for(20, "the brute force resumed after the restart", || {
+        let v = d.json(&format!("/api/v1/detections/{id}"), &t);
+        let events: Vec<String> = v["timeline"]
+            .as_array()?
+            .iter()
+            .filter_map(|e| e["event"].as_str().map(String::from))
+            .collect();
+        events.contains(&"resumed".to_string()).then_some(events)
+    });
+    assert!(events.contains(&"restored".to_string()), "{events:?}");
+    assert_eq!(find(&d).unwrap()["id"], id, "one detection, not two");
+    d.stop();
+}

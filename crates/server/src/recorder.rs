@@ -52,11 +52,7 @@ fn key_of(d: &Detection) -> CaseKey {
 }
 
 fn key_of_stored(d: &StoredDetection) -> Option<CaseKey> {
-    let kind = match d.kind.as_str() {
-        "ddos" => "ddos",
-        "scan" => "scan",
-        _ => return None,
-    };
+    let kind = *Detection::KINDS.iter().find(|k| **k == d.kind)?;
     Some(CaseKey {
         kind,
         target: d.target.clone(),

@@ -9,7 +9,9 @@
 //! user (`login`: failures, last login, countries, networks, hours).
 
 use crate::auth_config::AuthConfig;
-use crate::bounded::{confidence_over, hash_of, round2, Bounded, DetectionEvent, Distinct};
+use crate::bounded::{
+    confidence_over, hash_of, round2, unchangeable, Bounded, DetectionEvent, Distinct,
+};
 use crate::login::{Anomaly, Logins};
 use crate::Phase;
 use foldhash::fast::FixedState;
@@ -235,7 +237,7 @@ impl AuthDetector {
     /// named in the error and nothing is applied.
     pub fn reconfigure(&mut self, config: AuthConfig) -> Result<(), Vec<&'static str>> {
         let old = &self.cfg;
-        let fixed: Vec<&'static str> = [
+        unchangeable(&[
             ("max_sources", old.max_sources != config.max_sources),
             ("max_prefixes", old.max_prefixes != config.max_prefixes),
             (
@@ -253,13 +255,7 @@ impl AuthDetector {
                 "spray_prefix_len_v6",
                 old.spray_prefix_len_v6 != config.spray_prefix_len_v6,
             ),
-        ]
-        .into_iter()
-        .filter_map(|(k, changed)| changed.then_some(k))
-        .collect();
-        if !fixed.is_empty() {
-            return Err(fixed);
-        }
+        ])?;
         self.logins.set_config(&config);
         self.cfg = config;
         Ok(())

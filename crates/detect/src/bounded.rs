@@ -8,6 +8,28 @@ use rampart_model::Detection;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 
+/// For `reconfigure`: the keys that cannot change while the detector runs (table sizes,
+/// hash seeds) and did, or nothing when none did.
+pub(crate) fn unchangeable(keys: &[(&'static str, bool)]) -> Result<(), Vec<&'static str>> {
+    let changed: Vec<&'static str> = keys
+        .iter()
+        .filter_map(|&(k, changed)| changed.then_some(k))
+        .collect();
+    if changed.is_empty() {
+        Ok(())
+    } else {
+        Err(changed)
+    }
+}
+
+/// A learned rate's weight of one window of `window_s` (at most `max_window_s`), for its
+/// half-life: exponential smoothing that halves an old value's share every half-life.
+pub(crate) fn half_life_weight(window_s: u64, half_life_s: u64, max_window_s: u64) -> f64 {
+    let window = window_s.clamp(1, max_window_s) as f64;
+    let half = half_life_s.max(1) as f64;
+    1.0 - (-window / half).exp2()
+}
+
 /// What `poll_event` of the access detectors returns: one step of one detection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DetectionEvent {

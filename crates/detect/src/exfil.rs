@@ -4,7 +4,9 @@
 //! filter per host). Time comes only from the records and `tick(now)`; hosts are bounded.
 
 use crate::auth_config::{AccessConfigError, Checks};
-use crate::bounded::{confidence_over, hash_of, Bounded, DetectionEvent};
+use crate::bounded::{
+    confidence_over, half_life_weight, hash_of, unchangeable, Bounded, DetectionEvent,
+};
 use crate::Phase;
 use foldhash::fast::FixedState;
 use rampart_model::{
@@ -13,6 +15,9 @@ use rampart_model::{
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+/// The longest window a baseline is learned over (a day).
+const MAX_WINDOW_S: u64 = 86_400;
 
 const NS: u64 = 1_000_000_000;
 /// Bits of a host's filter of destinations known before the current window (512 bytes):
@@ -198,20 +203,13 @@ fn bloom_add<const W: usize>(f: &mut [u64; W], h: u64) {
     }
 }
 
-/// The baseline's weight of one window, for its half-life.
-fn alpha(window_s: u64, half_life_s: u64) -> f64 {
-    let window = window_s.clamp(1, 86_400) as f64;
-    let half = half_life_s.max(1) as f64;
-    1.0 - (-window / half).exp2()
-}
-
 impl ExfilDetector {
     pub fn new(config: ExfilConfig) -> Self {
         ExfilDetector {
             hasher: FixedState::with_seed(config.hash_seed),
             hosts: Bounded::new(config.max_hosts.clamp(1, 1 << 24), config.hash_seed),
             open: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
-            alpha: alpha(config.window_s, config.baseline_half_life_s),
+            alpha: half_life_weight(config.window_s, config.baseline_half_life_s, MAX_WINDOW_S),
             next_id: 1,
             clock: 0,
             next_review: 0,
@@ -229,17 +227,11 @@ impl ExfilDetector {
     /// and open detections, except the table size and hash seed, which are named in the
     /// error (and nothing is applied).
     pub fn reconfigure(&mut self, config: ExfilConfig) -> Result<(), Vec<&'static str>> {
-        let fixed: Vec<&'static str> = [
+        unchangeable(&[
             ("max_hosts", self.cfg.max_hosts != config.max_hosts),
             ("hash_seed", self.cfg.hash_seed != config.hash_seed),
-        ]
-        .into_iter()
-        .filter_map(|(k, changed)| changed.then_some(k))
-        .collect();
-        if !fixed.is_empty() {
-            return Err(fixed);
-        }
-        self.alpha = alpha(config.window_s, config.baseline_half_life_s);
+        ])?;
+        self.alpha = half_life_weight(config.window_s, config.baseline_half_life_s, MAX_WINDOW_S);
         self.cfg = config;
         Ok(())
     }

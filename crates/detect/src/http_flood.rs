@@ -3,13 +3,18 @@
 //! whichever is higher. Time comes only from the events and `tick(now)`; clients are bounded.
 
 use crate::auth_config::{AccessConfigError, Checks};
-use crate::bounded::{confidence_over, hash_of, round2, Bounded, DetectionEvent};
+use crate::bounded::{
+    confidence_over, half_life_weight, hash_of, round2, unchangeable, Bounded, DetectionEvent,
+};
 use crate::Phase;
 use foldhash::fast::FixedState;
 use rampart_model::{Detection, HttpEvent, HttpFloodDetection, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+/// The longest window a client's rate is learned over (an hour).
+const MAX_WINDOW_S: u64 = 3600;
 
 const NS: u64 = 1_000_000_000;
 const UPDATE_GROWTH: f64 = 1.5;
@@ -132,20 +137,13 @@ pub struct HttpFloodDetector {
     stats: HttpFloodStats,
 }
 
-/// A client's learned rate's weight of one window, for its half-life.
-fn alpha(window_s: u64, half_life_s: u64) -> f64 {
-    let window = window_s.clamp(1, 3600) as f64;
-    let half = half_life_s.max(1) as f64;
-    1.0 - (-window / half).exp2()
-}
-
 impl HttpFloodDetector {
     pub fn new(config: HttpFloodConfig) -> Self {
         HttpFloodDetector {
             hasher: FixedState::with_seed(config.hash_seed),
             clients: Bounded::new(config.max_clients.clamp(1, 1 << 24), config.hash_seed),
             open: HashMap::with_hasher(FixedState::with_seed(config.hash_seed)),
-            alpha: alpha(config.window_s, config.baseline_half_life_s),
+            alpha: half_life_weight(config.window_s, config.baseline_half_life_s, MAX_WINDOW_S),
             next_id: 1,
             clock: 0,
             next_review: 0,
@@ -163,17 +161,11 @@ impl HttpFloodDetector {
     /// except the table size and hash seed, which are named in the error (and nothing is
     /// applied).
     pub fn reconfigure(&mut self, config: HttpFloodConfig) -> Result<(), Vec<&'static str>> {
-        let fixed: Vec<&'static str> = [
+        unchangeable(&[
             ("max_clients", self.cfg.max_clients != config.max_clients),
             ("hash_seed", self.cfg.hash_seed != config.hash_seed),
-        ]
-        .into_iter()
-        .filter_map(|(k, changed)| changed.then_some(k))
-        .collect();
-        if !fixed.is_empty() {
-            return Err(fixed);
-        }
-        self.alpha = alpha(config.window_s, config.baseline_half_life_s);
+        ])?;
+        self.alpha = half_life_weight(config.window_s, config.baseline_half_life_s, MAX_WINDOW_S);
         self.cfg = config;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Log timestamps to [`Timestamp`]s: RFC 3339 and its relatives, BSD syslog's "Nov 30
 //! 10:00:01" (no year, no zone: both come from a [`TimeContext`]), and civil dates.
 
-use rampart_model::Timestamp;
+use rampart_model::{civil_from_days, days_from_civil, Timestamp};
 
 /// What a zone-less or year-less timestamp is read against. Offline, `reference` is the
 /// file's modification time (its last line can be no later); live, it is the clock.
@@ -169,30 +169,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// "Jan".."Dec" to 1..12 (case as syslog writes it, plus all-caps).

@@ -20,4 +20,4 @@ pub use event::{AuthEvent, AuthMethod, HttpEvent, Outcome, Service};
 pub use flow::{FlowFormat, FlowRecord};
 pub use mitigation::{ActionKind, FlowAction, FlowRule, Mitigation, MitigationState, TcpFlags};
 pub use net::{mask, Cidr, CidrError};
-pub use time::Timestamp;
+pub use time::{civil_from_days, days_from_civil, Timestamp};

@@ -577,34 +577,50 @@ impl Intel {
         let seen: BTreeMap<String, u64> = serde_json::from_str(&state.cursor).unwrap_or_default();
         let mut next = BTreeMap::new();
         let cx = feed.cx(now);
-        let mut unchanged = Vec::new();
-        for e in &entries {
-            if seen.get(&e.uuid) == Some(&e.timestamp) && e.timestamp > 0 {
-                unchanged.push(e.uuid.clone());
-                next.insert(e.uuid.clone(), e.timestamp);
-                continue;
-            }
-            let file = format!("{}.json", e.uuid);
-            let mut got = match get(&file)
-                .map_err(|m| m.to_string())
-                .and_then(|b| misp::parse_event(&b, &file, &cx).map_err(|e| e.to_string()))
-            {
-                Ok(g) => g,
-                Err(m) => {
-                    report.errors += 1;
-                    if report.first_errors.len() < 10 {
-                        report.first_errors.push(m);
-                    }
-                    continue;
-                }
-            };
-            let label = format!("misp-event:{}", e.uuid);
-            for i in &mut got.indicators {
-                i.labels.push(label.clone());
-            }
-            self.take(&got, name, now, report)?;
+        let (changed, unchanged): (Vec<_>, Vec<_>) = entries
+            .iter()
+            .partition(|e| seen.get(&e.uuid) != Some(&e.timestamp) || e.timestamp == 0);
+        for e in &unchanged {
             next.insert(e.uuid.clone(), e.timestamp);
         }
+        // Events are fetched and parsed on a second thread while this one stores the
+        // previous event: on a large feed the two take about as long as each other.
+        let stored = std::thread::scope(|scope| -> Result<(), FeedError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for e in changed {
+                    let file = format!("{}.json", e.uuid);
+                    let got = get(&file).and_then(|b| {
+                        let mut got =
+                            misp::parse_event(&b, &file, &cx).map_err(|e| e.to_string())?;
+                        let label = format!("misp-event:{}", e.uuid);
+                        for i in &mut got.indicators {
+                            i.labels.push(label.clone());
+                        }
+                        Ok(got)
+                    });
+                    if tx.send((e, got)).is_err() {
+                        return; // the store failed: stop reading
+                    }
+                }
+            });
+            for (e, got) in rx {
+                match got {
+                    Ok(got) => {
+                        self.take(&got, name, now, report)?;
+                        next.insert(e.uuid.clone(), e.timestamp);
+                    }
+                    Err(m) => {
+                        report.errors += 1;
+                        if report.first_errors.len() < 10 {
+                            report.first_errors.push(m);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        stored?;
         // Events that did not change are still listed: keep their indicators fresh.
         let touched = self
             .store
@@ -612,7 +628,7 @@ impl Intel {
                 name,
                 &unchanged
                     .iter()
-                    .map(|u| format!("misp-event:{u}"))
+                    .map(|e| format!("misp-event:{}", e.uuid))
                     .collect::<Vec<_>>(),
                 now,
             )

@@ -7,8 +7,11 @@ use crate::matcher::normalize_domain;
 use crate::pattern::{normalize_url, Pattern};
 use crate::stix::{derived_id, ImportContext, Imported};
 use rampart_model::{Cidr, Timestamp};
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// Why a MISP document was refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +68,13 @@ pub fn parse_manifest(bytes: &[u8], what: &str) -> Result<(Vec<ManifestEntry>, u
 }
 
 #[derive(Deserialize)]
-struct EventFile {
-    #[serde(rename = "Event")]
-    event: Event,
+struct EventFile<'a> {
+    #[serde(rename = "Event", borrow)]
+    event: Event<'a>,
 }
 
 #[derive(Deserialize)]
-struct Event {
+struct Event<'a> {
     #[serde(default)]
     uuid: String,
     #[serde(default)]
@@ -82,10 +85,10 @@ struct Event {
     orgc: Option<Org>,
     #[serde(rename = "Tag", default)]
     tags: Vec<Tag>,
-    #[serde(rename = "Attribute", default)]
-    attributes: Vec<Attribute>,
-    #[serde(rename = "Object", default)]
-    objects: Vec<Object>,
+    #[serde(rename = "Attribute", default, borrow)]
+    attributes: Vec<Attribute<'a>>,
+    #[serde(rename = "Object", default, borrow)]
+    objects: Vec<Object<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -101,59 +104,93 @@ struct Tag {
 }
 
 #[derive(Deserialize)]
-struct Object {
-    #[serde(rename = "Attribute", default)]
-    attributes: Vec<Attribute>,
+struct Object<'a> {
+    #[serde(rename = "Attribute", default, borrow)]
+    attributes: Vec<Attribute<'a>>,
 }
 
+/// Borrowed from the file where JSON allows it (no escapes): a feed has millions of these.
 #[derive(Deserialize)]
-struct Attribute {
-    #[serde(default)]
-    uuid: String,
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    category: String,
-    value: String,
+struct Attribute<'a> {
+    #[serde(default, borrow)]
+    uuid: Cow<'a, str>,
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    category: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
     #[serde(default, deserialize_with = "lenient_bool")]
     to_ids: bool,
     #[serde(default, deserialize_with = "lenient_bool")]
     deleted: bool,
     #[serde(default, deserialize_with = "lenient_u64")]
     timestamp: u64,
-    #[serde(default)]
-    comment: String,
+    #[serde(default, borrow)]
+    comment: Cow<'a, str>,
     #[serde(rename = "Tag", default)]
     tags: Vec<Tag>,
 }
 
-/// MISP writes numbers as strings and flags as `true`, `"1"` or `1`.
+/// MISP writes numbers as strings and flags as `true`, `"1"` or `1`. Visitors rather than
+/// untagged enums: those buffer every value first, which was most of an import's parse time.
 fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        U(u64),
-        S(String),
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = u64;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number or a number in a string")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<u64, E> {
+            Ok(n)
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<u64, E> {
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<u64, E> {
+            Ok(if n.is_finite() && n > 0.0 {
+                n as u64
+            } else {
+                0
+            })
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<u64, E> {
+            Ok(s.trim().parse().unwrap_or(0))
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<u64, E> {
+            Ok(0)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
+            Ok(0)
+        }
     }
-    Ok(match N::deserialize(d)? {
-        N::U(n) => n,
-        N::S(s) => s.trim().parse().unwrap_or(0),
-    })
+    d.deserialize_any(V)
 }
 
 fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Flag {
-        Bool(bool),
-        Num(u64),
-        Text(String),
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("true, false, 0, 1 or one of them in a string")
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<bool, E> {
+            Ok(b)
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<bool, E> {
+            Ok(n != 0)
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<bool, E> {
+            Ok(n != 0)
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<bool, E> {
+            Ok(matches!(s.trim(), "1" | "true" | "True"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+            Ok(false)
+        }
     }
-    Ok(match Flag::deserialize(d)? {
-        Flag::Bool(b) => b,
-        Flag::Num(n) => n != 0,
-        Flag::Text(s) => matches!(s.trim(), "1" | "true" | "True"),
-    })
+    d.deserialize_any(V)
 }
 
 /// The observables a MISP attribute names; `None` for types we do not match on.
@@ -351,6 +388,33 @@ mod tests {
         assert_eq!(bad, 1);
         assert_eq!(entries[0].timestamp, 1_700_000_000);
         assert!(parse_manifest(b"[1,2]", "m").is_err());
+    }
+
+    /// MISP's number and flag spellings, and values with JSON escapes (which cannot be
+    /// borrowed from the file).
+    #[test]
+    fn lenient_flags_numbers_and_escaped_values() {
+        let ev = br#"{"Event":{"uuid":"5f1b9c5e-0d3c-4a0e-9b0e-0a0b0c0d0e0f","info":"x","timestamp":1700000000,
+          "Attribute":[
+            {"uuid":"11111111-1111-4111-8111-111111111111","type":"domain","value":"c2\u002eexample","to_ids":1,"timestamp":1700000005},
+            {"uuid":"22222222-2222-4222-8222-222222222222","type":"domain","value":"a.example","to_ids":"true","deleted":"0"},
+            {"uuid":"33333333-3333-4333-8333-333333333333","type":"domain","value":"b.example","to_ids":0,"deleted":null},
+            {"uuid":"44444444-4444-4444-8444-444444444444","type":"domain","value":"c.example","to_ids":false,"deleted":1}
+          ]}}"#;
+        let got = parse_event(ev, "x.json", &cx()).unwrap();
+        assert_eq!(got.indicators.len(), 3);
+        let i = &got.indicators[0];
+        assert_eq!(i.pattern, "[domain-name:value = 'c2.example']");
+        assert_eq!(
+            (i.detect, i.valid_from),
+            (true, Timestamp::from_secs(1_700_000_005))
+        );
+        assert!(got.indicators[1].detect);
+        assert_eq!(
+            got.indicators[1].valid_from,
+            Timestamp::from_secs(1_700_000_000)
+        );
+        assert!(!got.indicators[2].detect);
     }
 
     #[test]

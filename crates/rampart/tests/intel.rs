@@ -299,4 +299,21 @@ fn detection_export_publish_and_the_intel_cli() {
         .iter()
         .any(|a| a["value"] == "198.51.100.66" && a["type"] == "ip-src" && a["to_ids"] == true));
     assert_eq!(misp["Event"]["Tag"][0]["name"], "tlp:amber");
+    // Our own MISP reader takes it back: the scanner, to be matched, amber.
+    let cx = rampart_intel::stix::ImportContext {
+        source: "back",
+        now: rampart_model::Timestamp::from_secs(1_800_000_000),
+        default_tlp: rampart_intel::Tlp::Clear,
+        default_confidence: None,
+    };
+    let back =
+        rampart_intel::misp::parse_event(misp.to_string().as_bytes(), "export", &cx).unwrap();
+    assert_eq!(back.errors, 0);
+    let scanner = back
+        .indicators
+        .iter()
+        .find(|i| i.pattern == "[ipv4-addr:value = '198.51.100.66']")
+        .unwrap();
+    assert!(scanner.detect);
+    assert_eq!(scanner.tlp, rampart_intel::Tlp::Amber);
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub enum IntelAction {
     /// Import indicators from a file or URL: a STIX 2.1 bundle (.json), a MISP feed (a
     /// directory or URL holding manifest.json), or a plain list (one address, network,
-    /// domain, URL or hash a line). They stay until removed; serve matches them from its
-    /// next rebuild (a feed refresh or a TAXII add).
+    /// domain, URL or hash a line). They stay until removed; a running serve notices the
+    /// write and matches them within a second.
     Import {
         /// The file, directory or http(s) URL.
         what: String,

@@ -10,6 +10,7 @@ pub mod indicator;
 pub mod lists;
 pub mod matcher;
 pub mod misp;
+pub mod misp_export;
 pub mod pattern;
 pub mod stix;
 pub mod store;

@@ -358,6 +358,16 @@ impl SqliteIntelStore {
             .map_err(sql("WAL checkpoint interval"))?;
         Ok(())
     }
+
+    /// A number that changes whenever another connection commits to the database, another
+    /// process such as `rampart intel import` above all; this store's own writes leave it
+    /// alone (SQLite's `PRAGMA data_version`, asked of the connection that makes them), so
+    /// a daemon can rebuild its matchers for outside writes only.
+    pub fn outside_writes(&self) -> Result<i64> {
+        lock(&self.writer)
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(sql("read the data version"))
+    }
 }
 
 fn migrate(c: &Connection) -> Result<()> {
@@ -1154,5 +1164,25 @@ mod tests {
         s.save_status("s1", "c", "{\"a\":1}", t(5)).unwrap();
         assert_eq!(s.status("s1").unwrap().unwrap().0, "c");
         assert_eq!(s.prune_status(t(6)).unwrap(), 1);
+    }
+
+    #[test]
+    fn outside_writes_change_the_data_version_and_own_writes_do_not() {
+        let dir = std::env::temp_dir().join(format!("intel-dv-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("intel.db");
+        let daemon = SqliteIntelStore::open(&path).unwrap();
+        let v0 = daemon.outside_writes().unwrap();
+        daemon
+            .upsert_indicators(&[ind("indicator--1", "own", 1)], Timestamp::from_secs(1))
+            .unwrap();
+        assert_eq!(daemon.outside_writes().unwrap(), v0);
+        let cli = SqliteIntelStore::open(&path).unwrap();
+        cli.upsert_indicators(&[ind("indicator--2", "import", 1)], Timestamp::from_secs(2))
+            .unwrap();
+        let v1 = daemon.outside_writes().unwrap();
+        assert_ne!(v1, v0);
+        assert_eq!(daemon.outside_writes().unwrap(), v1);
+        drop((daemon, cli));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub enum IntelAction {
     /// Import indicators from a file or URL: a STIX 2.1 bundle (.json), a MISP feed (a
     /// directory or URL holding manifest.json), or a plain list (one address, network,
-    /// domain, URL or hash a line). They stay until removed; serve matches them from its
-    /// next rebuild (a feed refresh or a TAXII add).
+    /// domain, URL or hash a line). They stay until removed; a running serve notices the
+    /// write and matches them within a second.
     Import {
         /// The file, directory or http(s) URL.
         what: String,
@@ -161,7 +161,7 @@ pub fn run(action: IntelAction, config: &Config) -> Result<()> {
                 ExportFormat::Stix => println!("{}", e.to_json_pretty()),
                 ExportFormat::Misp => println!(
                     "{}",
-                    serde_json::to_string_pretty(&misp_event(&e.bundle, config, now))?
+                    serde_json::to_string_pretty(&misp_event(&e.bundle, config, now)?)?
                 ),
             }
         }
@@ -202,47 +202,43 @@ fn import_list(feed: &FeedConfig, store: &dyn IndicatorStore, now: Timestamp) ->
     Ok(())
 }
 
-/// The indicators of an exported bundle as one MISP event: `ip-src` attributes (to_ids)
-/// with their description as comment, tagged with the bundle's TLP.
-fn misp_event(bundle: &Value, config: &Config, now: Timestamp) -> Value {
-    let tlp = config.intel.share.tlp;
-    let secs = now.as_secs();
-    let attrs: Vec<Value> = bundle["objects"]
+/// The indicators of an exported bundle as one MISP event: an attribute per observable
+/// (`ip-src` for the sources we saw attacking), `to_ids` from each indicator's detect flag,
+/// their description as comment, tagged with their TLP.
+fn misp_event(bundle: &Value, config: &Config, now: Timestamp) -> Result<Value> {
+    let share = &config.intel.share;
+    let cx = rampart_intel::stix::ImportContext {
+        source: "export",
+        now,
+        default_tlp: share.tlp,
+        default_confidence: None,
+    };
+    let got = rampart_intel::stix::import_bundle_bytes(
+        bundle.to_string().as_bytes(),
+        &cx,
+        &rampart_intel::stix::BundleLimits::default(),
+    )
+    .context("reading back the exported bundle")?;
+    let descriptions: std::collections::HashMap<&str, &str> = bundle["objects"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|o| o["type"] == "indicator")
-        .filter_map(|o| {
-            let pattern = o["pattern"].as_str()?;
-            let value = pattern.split('\'').nth(1)?;
-            let id = o["id"].as_str()?.trim_start_matches("indicator--");
-            Some(json!({
-                "uuid": id,
-                "type": "ip-src",
-                "category": "Network activity",
-                "value": value,
-                "to_ids": true,
-                "timestamp": secs.to_string(),
-                "comment": o["description"].as_str().unwrap_or(""),
-            }))
-        })
+        .filter_map(|o| Some((o["id"].as_str()?, o["description"].as_str()?)))
         .collect();
-    let uuid = rampart_intel::stix::new_id("event");
-    let day = now.to_string();
-    json!({
-        "Event": {
-            "uuid": uuid.trim_start_matches("event--"),
-            "info": format!("{}: sources seen attacking", config.intel.share.identity_name),
-            "date": day.get(..10).unwrap_or(""),
-            "timestamp": secs.to_string(),
-            "publish_timestamp": secs.to_string(),
-            "published": true,
-            "analysis": "2",
-            "threat_level_id": "3",
-            "distribution": "0",
-            "Orgc": { "name": config.intel.share.identity_name },
-            "Tag": [ { "name": format!("tlp:{}", tlp.as_str()) } ],
-            "Attribute": attrs,
-        }
-    })
+    let info = format!("{}: sources seen attacking", share.identity_name);
+    let e = rampart_intel::misp_export::event(
+        got.indicators
+            .iter()
+            .map(|i| (i, descriptions.get(i.id.as_str()).copied().unwrap_or(""))),
+        &rampart_intel::misp_export::EventMeta {
+            org: &share.identity_name,
+            info: &info,
+            tlp: share.tlp,
+            now,
+        },
+    );
+    for id in &e.skipped {
+        eprintln!("left out of the MISP event {id}: its pattern is not one MISP attributes say");
+    }
+    Ok(e.event)
 }

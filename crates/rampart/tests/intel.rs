@@ -299,4 +299,87 @@ fn detection_export_publish_and_the_intel_cli() {
         .iter()
         .any(|a| a["value"] == "198.51.100.66" && a["type"] == "ip-src" && a["to_ids"] == true));
     assert_eq!(misp["Event"]["Tag"][0]["name"], "tlp:amber");
+    // Our own MISP reader takes it back: the scanner, to be matched, amber.
+    let cx = rampart_intel::stix::ImportContext {
+        source: "back",
+        now: rampart_model::Timestamp::from_secs(1_800_000_000),
+        default_tlp: rampart_intel::Tlp::Clear,
+        default_confidence: None,
+    };
+    let back =
+        rampart_intel::misp::parse_event(misp.to_string().as_bytes(), "export", &cx).unwrap();
+    assert_eq!(back.errors, 0);
+    let scanner = back
+        .indicators
+        .iter()
+        .find(|i| i.pattern == "[ipv4-addr:value = '198.51.100.66']")
+        .unwrap();
+    assert!(scanner.detect);
+    assert_eq!(scanner.tlp, rampart_intel::Tlp::Amber);
+}
+
+#[test]
+fn a_running_serve_matches_what_intel_import_writes() {
+    let dir = Scratch::new("intel-live-import");
+    let viewer = token(dir.path(), "viewer", "v");
+    let d = Daemon::start(dir.path(), &["--protect".into(), "203.0.113.0/24".into()]);
+    let indicators = || {
+        d.json("/api/v1/status", &viewer)["intel"]["matchers"]["indicators"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = indicators();
+
+    // Another process writes a STIX bundle into serve's intel.db while serve runs.
+    let bundle = r#"{"type":"bundle","id":"bundle--0c8a7f3e-61d2-4b7e-9a55-2f0d9e4c1b6a","objects":[{"type":"indicator","spec_version":"2.1","id":"indicator--7b1e4c2a-9d3f-4e6b-8a1c-5f2e9d7c3b40","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.201']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}]}"#;
+    std::fs::write(dir.path().join("partner.json"), bundle).unwrap();
+    rampart(
+        dir.path(),
+        &["intel", "import", "partner.json", "--name", "partner"],
+    );
+    wait_for(30, "the imported indicator in the matchers", || {
+        (indicators() > before).then_some(())
+    });
+    send_v5(
+        d.flow,
+        &[Rec {
+            src: [198, 51, 100, 201].into(),
+            dst: [203, 0, 113, 10].into(),
+            sport: 443,
+            dport: 50000,
+            proto: 6,
+            flags: 0x12,
+            packets: 4,
+            duration_ms: 100,
+        }],
+    );
+    let hit = wait_for(30, "an ioc_match for the imported indicator", || {
+        ioc_matches(&d, &viewer)
+            .into_iter()
+            .find(|m| m["value"] == "198.51.100.201")
+    });
+    assert_eq!(hit["feed"], "partner");
+    assert_eq!(
+        hit["indicator_id"],
+        "indicator--7b1e4c2a-9d3f-4e6b-8a1c-5f2e9d7c3b40"
+    );
+    assert_eq!(hit["internal_host"], "203.0.113.10");
+
+    // A second import (a list) is picked up as well.
+    let after_first = indicators();
+    std::fs::write(dir.path().join("more.txt"), "192.0.2.77\nworse.example\n").unwrap();
+    rampart(
+        dir.path(),
+        &["intel", "import", "more.txt", "--name", "more"],
+    );
+    wait_for(30, "the listed indicators in the matchers", || {
+        (indicators() >= after_first + 2).then_some(())
+    });
+    assert!(
+        d.log()
+            .contains("matchers rebuilt after another process wrote to the store"),
+        "{}",
+        d.log()
+    );
+    d.stop();
 }

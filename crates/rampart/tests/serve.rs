@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
-//! `rampart serve` end to end on loopback: every route of the API refuses a missing, wrong
-//! or too-low token; bad datagrams are counted, not fatal; a SYN flood exported live by
+//! `rampart serve` end to end on loopback: every route of the API and of its TAXII server
+//! refuses a missing, wrong or too-low token (or collection right); bad datagrams are counted, not fatal; a SYN flood exported live by
 //! softflowd appears in the API and the metrics, and survives a restart of the daemon; the
 //! configuration reloads on SIGHUP.
 
@@ -9,8 +9,10 @@ mod daemon;
 #[path = "support/traffic.rs"]
 mod traffic;
 
-use daemon::{request, token, wait_for, Daemon, LiveExporter, Scratch};
+use daemon::{request, taxii_request, token, wait_for, Daemon, LiveExporter, Scratch};
+use rampart_intel::taxii::{default_collection_id, TaxiiConfig, MEDIA_TYPE};
 use rampart_model::Role;
+use rampart_server::TaxiiNeed;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use traffic::{Scenario, Target, Vector};
@@ -41,6 +43,143 @@ fn body_for(method: &str, path: &str) -> Option<&'static str> {
     }
 }
 
+/// The walk's TAXII collections: the default one (viewers read, analysts write) and an
+/// inbox analysts write to and only admins read. Returns the `--set` and, per collection,
+/// the least role that may read and that may write.
+fn walk_collections() -> (String, Vec<(String, Role, Role)>) {
+    let cols = vec![
+        (default_collection_id(), Role::Viewer, Role::Analyst),
+        ("inbox".to_string(), Role::Admin, Role::Analyst),
+    ];
+    let toml: Vec<String> = cols
+        .iter()
+        .map(|(id, read, write)| {
+            let title = if *id == default_collection_id() {
+                "rampart-indicators"
+            } else {
+                id
+            };
+            format!("{{id = \"{id}\", title = \"{title}\", readers = [\"role:{read}\"], writers = [\"role:{write}\"]}}")
+        })
+        .collect();
+    (
+        format!("intel.taxii.collections=[{}]", toml.join(", ")),
+        cols,
+    )
+}
+
+const WALK_OBJECT: &str = "indicator--2f4a7c1e-93b5-4d8e-a6f0-5c3b9d1e7a42";
+
+fn walk_envelope() -> String {
+    format!(
+        r#"{{"objects":[{{"type":"indicator","spec_version":"2.1","id":"{WALK_OBJECT}","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '198.51.100.250']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z"}}]}}"#
+    )
+}
+
+/// Walks every TAXII route of [`rampart_server::TAXII_ROUTES`] for each collection: 406 for
+/// a wrong Accept, 401 without or with a wrong token, 403 for a token that may see the
+/// collection but lacks the right, 404 for one with no right to it, and neither 401 nor
+/// 403 for one with the right. Returns how many 403s it saw.
+fn walk_taxii(d: &Daemon, tokens: &[(Role, String)]) -> usize {
+    let (_, cols) = walk_collections();
+    let base = TaxiiConfig::default().path;
+    let envelope = walk_envelope();
+    // One object and one status in the default collection, for the routes that name them.
+    let admin = &tokens[2].1;
+    let default = default_collection_id();
+    let posted = taxii_request(
+        d.api,
+        "POST",
+        &format!("{base}/api/collections/{default}/objects/"),
+        Some(admin),
+        MEDIA_TYPE,
+        Some(&envelope),
+    );
+    assert_eq!(posted.status, 202, "{}", posted.body);
+    let status_id = serde_json::from_str::<Value>(&posted.body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut forbidden = 0;
+    assert!(rampart_server::TAXII_ROUTES.len() >= 11);
+    for r in rampart_server::TAXII_ROUTES {
+        let method = r.method.as_str();
+        // The rights, said again here so that a weakened table fails the walk.
+        let need = match (method, r.path.contains("{collection}")) {
+            (_, false) => TaxiiNeed::Token,
+            ("POST", true) => TaxiiNeed::Write,
+            _ if r.path.ends_with("{collection}/") => TaxiiNeed::See,
+            _ => TaxiiNeed::Read,
+        };
+        assert_eq!(r.need, need, "{method} {}", r.path);
+        let on: Vec<Option<&(String, Role, Role)>> = if r.path.contains("{collection}") {
+            cols.iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for col in on {
+            let path = format!(
+                "{base}{}",
+                r.path
+                    .replace("{collection}", col.map_or("", |c| &c.0))
+                    .replace("{object}", WALK_OBJECT)
+                    .replace("{status}", &status_id)
+            );
+            let body = (method == "POST").then_some(envelope.as_str());
+            let call = |t: Option<&str>, accept: &str| {
+                taxii_request(d.api, method, &path, t, accept, body)
+            };
+            let wrong_type = call(Some(admin), "application/json");
+            assert_eq!(
+                wrong_type.status, 406,
+                "{method} {path}: {}",
+                wrong_type.body
+            );
+            let none = call(None, MEDIA_TYPE);
+            assert_eq!(none.status, 401, "{method} {path} without a token");
+            assert!(none.body.contains("\"title\""), "{}", none.body);
+            assert!(none
+                .headers
+                .to_ascii_lowercase()
+                .contains("www-authenticate: bearer"));
+            let wrong = call(
+                Some("rmp_0000000000000000000000000000000000000000000000000000000000000000"),
+                MEDIA_TYPE,
+            );
+            assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+            for (role, secret) in tokens {
+                let (read, write) = col.map_or((true, true), |c| (*role >= c.1, *role >= c.2));
+                let expect = match r.need {
+                    TaxiiNeed::Token => None,
+                    _ if !read && !write => Some(404),
+                    TaxiiNeed::Read if !read => Some(403),
+                    TaxiiNeed::Write if !write => Some(403),
+                    _ => None,
+                };
+                let resp = call(Some(secret), MEDIA_TYPE);
+                match expect {
+                    Some(code) => {
+                        assert_eq!(
+                            resp.status, code,
+                            "{method} {path} as {role}: {}",
+                            resp.body
+                        );
+                        forbidden += usize::from(code == 403);
+                    }
+                    None => assert!(
+                        ![401, 403, 406].contains(&resp.status)
+                            && !resp.body.contains("no collection"),
+                        "{method} {path} as {role}: {} {}",
+                        resp.status,
+                        resp.body
+                    ),
+                }
+            }
+        }
+    }
+    forbidden
+}
+
 #[test]
 fn every_route_refuses_missing_wrong_and_too_low_tokens() {
     let dir = Scratch::new("routes");
@@ -48,7 +187,8 @@ fn every_route_refuses_missing_wrong_and_too_low_tokens() {
         .iter()
         .map(|&r| (r, token(dir.path(), r.as_str(), &format!("t-{r}"))))
         .collect();
-    let d = Daemon::start(dir.path(), &[]);
+    let (collections, _) = walk_collections();
+    let d = Daemon::start(dir.path(), &["--set".into(), collections]);
     let mut checked = 0;
     for r in rampart_server::ROUTES {
         let (method, path) = (r.method.as_str(), concrete(r.path));
@@ -95,6 +235,12 @@ fn every_route_refuses_missing_wrong_and_too_low_tokens() {
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} protected routes");
+    // Every read route is refused to the inbox's writers, every write to viewers.
+    let forbidden = walk_taxii(&d, &tokens);
+    assert!(
+        forbidden >= 5,
+        "only {forbidden} TAXII refusals for too few rights"
+    );
     // Unknown routes answer JSON 404s; the OpenAPI document lists every API route.
     let admin = &tokens[2].1;
     let nope = d.get("/api/v1/nope", Some(admin));

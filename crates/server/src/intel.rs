@@ -24,6 +24,9 @@ use std::time::Duration;
 
 /// How often the refresh thread looks for due feeds.
 const REFRESH_TICK: Duration = Duration::from_secs(5);
+/// How often it asks the store whether another process (`rampart intel import`) wrote to
+/// it, so that what is imported is matched within this long.
+const OUTSIDE_WRITES_TICK: Duration = Duration::from_millis(200);
 
 /// Counters of one feed since the daemon started.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -48,6 +51,8 @@ pub struct IntelService {
     /// Our address space, never exported.
     protect: Mutex<Vec<rampart_model::Cidr>>,
     stop: Arc<AtomicBool>,
+    /// The store's data version the matchers were last built from, for outside writes.
+    outside_seen: Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for IntelService {
@@ -78,6 +83,8 @@ impl IntelService {
             config.intel.clone(),
             store.clone() as Arc<dyn IndicatorStore>,
         ));
+        // Read before the build: a write racing with it is picked up at the first look.
+        let outside_seen = store.outside_writes().ok();
         intel
             .rebuild(crate::clock::now())
             .context("building the indicator matchers")?;
@@ -88,6 +95,7 @@ impl IntelService {
             ioc: Mutex::new(IocStats::default()),
             protect: Mutex::new(config.protect.clone()),
             stop: Arc::new(AtomicBool::new(false)),
+            outside_seen: Mutex::new(outside_seen),
         }))
     }
 
@@ -95,7 +103,8 @@ impl IntelService {
         self.intel.indicators()
     }
 
-    /// Starts the thread that refreshes due feeds until [`stop`](Self::stop).
+    /// Starts the thread that refreshes due feeds, and rebuilds the matchers after outside
+    /// writes to the store, until [`stop`](Self::stop).
     pub fn spawn_refresh(self: &Arc<Self>) -> Result<std::thread::JoinHandle<()>> {
         let me = self.clone();
         std::thread::Builder::new()
@@ -105,12 +114,40 @@ impl IntelService {
                     me.refresh_due(crate::clock::now());
                     let mut slept = Duration::ZERO;
                     while slept < REFRESH_TICK && !me.stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(100));
-                        slept += Duration::from_millis(100);
+                        std::thread::sleep(OUTSIDE_WRITES_TICK);
+                        slept += OUTSIDE_WRITES_TICK;
+                        me.pick_up_outside_writes();
                     }
                 }
             })
             .context("starting the feed refresh thread")
+    }
+
+    /// Rebuilds the matchers when another process wrote to the store since they were last
+    /// built from it (our own writes rebuild as they go). The version is read before the
+    /// rebuild, so a write racing with it is picked up at the next look.
+    fn pick_up_outside_writes(&self) {
+        let version = match self.store.outside_writes() {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "intel: reading the store's data version");
+                return;
+            }
+        };
+        {
+            let mut seen = lock(&self.outside_seen);
+            if *seen == Some(version) {
+                return;
+            }
+            *seen = Some(version);
+        }
+        match self.intel.rebuild(crate::clock::now()) {
+            Ok(stats) => tracing::info!(
+                indicators = stats.indicators,
+                "intel: matchers rebuilt after another process wrote to the store"
+            ),
+            Err(e) => tracing::warn!(error = %e, "intel: rebuilding after an outside write"),
+        }
     }
 
     pub fn stop(&self) {

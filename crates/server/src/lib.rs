@@ -29,6 +29,9 @@ mod traffic;
 
 pub use api::{ReloadFn, RouteSpec, ROUTES};
 pub use prefixes::PrefixSet;
+/// The TAXII 2.1 routes serve also answers, under `intel.taxii.path`, each with the token
+/// or collection right it needs (checked by the TAXII router against serve's tokens).
+pub use rampart_intel::taxii::server::{Need as TaxiiNeed, TaxiiRoute, ROUTES as TAXII_ROUTES};
 
 use anyhow::{Context, Result};
 use rampart_config::Config;

@@ -1,18 +1,20 @@
 //! The TAXII 2.1 server as an axum [`Router`]: discovery, the API root, collections,
 //! objects (GET with filters and paging, POST with a status resource), one object, its
-//! versions, the manifest and status. Every route checks the caller's token through an
-//! [`Authenticate`] the daemon supplies, and the collection's read and write rights.
+//! versions, the manifest and status. Every route is listed once in [`ROUTES`] with what it
+//! needs; one middleware checks the caller's token (through an [`Authenticate`] the daemon
+//! supplies) and the collection's read and write rights against that table.
 
 use super::{CollectionConfig, Principal, TaxiiConfig, MEDIA_TYPE, STIX_MEDIA_TYPE};
 use crate::indicator::{Indicator, Tlp};
 use crate::stix::{self, BundleLimits, ImportContext, ObjectHead};
 use crate::store::{Added, NewObject, ObjectPage, ObjectQuery, StoredObject, TaxiiStore};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post, MethodRouter};
+use axum::{Extension, Router};
 use base64::Engine;
 use rampart_model::Timestamp;
 use serde_json::{json, Value};
@@ -95,31 +97,213 @@ pub fn system_now() -> Timestamp {
     Timestamp::from_nanos(d.as_nanos().min(u64::MAX as u128) as u64)
 }
 
-/// The TAXII routes, each under `config.path` (default `/taxii2`). Merge it into the
-/// daemon's router; it checks tokens itself.
+/// What a route asks of its caller, beyond a TAXII `Accept` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Any valid token, that is the viewer role (discovery, the API root, the collection
+    /// list and a status, each showing only what the token may see).
+    Token,
+    /// The read or the write right on `{collection}`; anyone else gets 404, so that
+    /// collections one may not use are not revealed.
+    See,
+    /// The read right on `{collection}`: 403 for a token that may only write to it, 404
+    /// for one with neither right.
+    Read,
+    /// The write right on `{collection}`: 403 for a token that may only read it.
+    Write,
+}
+
+/// One TAXII route: its method, its path under `intel.taxii.path`, what it needs.
+#[derive(Clone)]
+pub struct TaxiiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    pub need: Need,
+    pub summary: &'static str,
+    handler: fn() -> MethodRouter<TaxiiState>,
+}
+
+impl std::fmt::Debug for TaxiiRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaxiiRoute")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("need", &self.need)
+            .finish_non_exhaustive()
+    }
+}
+
+const fn route(
+    method: Method,
+    path: &'static str,
+    need: Need,
+    summary: &'static str,
+    handler: fn() -> MethodRouter<TaxiiState>,
+) -> TaxiiRoute {
+    TaxiiRoute {
+        method,
+        path,
+        need,
+        summary,
+        handler,
+    }
+}
+
+/// Every TAXII route, under `intel.taxii.path`; [`router`] is built from this table, so a
+/// route cannot be served without its access rule.
+pub const ROUTES: &[TaxiiRoute] = &[
+    route(Method::GET, "/", Need::Token, "discovery", || {
+        get(discovery)
+    }),
+    route(Method::GET, "/api/", Need::Token, "the API root", || {
+        get(api_root)
+    }),
+    route(
+        Method::GET,
+        "/api/collections/",
+        Need::Token,
+        "the collections this token may read or write",
+        || get(collections),
+    ),
+    route(
+        Method::GET,
+        "/api/collections/{collection}/",
+        Need::See,
+        "one collection, with can_read and can_write for this token",
+        || get(collection),
+    ),
+    route(
+        Method::GET,
+        "/api/collections/{collection}/objects/",
+        Need::Read,
+        "objects, with filters and paging",
+        || get(get_objects),
+    ),
+    route(
+        Method::POST,
+        "/api/collections/{collection}/objects/",
+        Need::Write,
+        "add an envelope of objects; 202 with a status resource",
+        || post(add_objects),
+    ),
+    route(
+        Method::GET,
+        "/api/collections/{collection}/objects/{object}/",
+        Need::Read,
+        "one object (same filters)",
+        || get(get_object),
+    ),
+    route(
+        Method::GET,
+        "/api/collections/{collection}/objects/{object}/versions/",
+        Need::Read,
+        "an object's versions",
+        || get(versions),
+    ),
+    route(
+        Method::GET,
+        "/api/collections/{collection}/manifest/",
+        Need::Read,
+        "id, date_added, version and media type of each object",
+        || get(manifest),
+    ),
+    route(
+        Method::GET,
+        "/api/status/{status}/",
+        Need::Token,
+        "a POST's status, to those who may see its collection",
+        || get(status),
+    ),
+    route(
+        Method::GET,
+        "/api/status/{status}",
+        Need::Token,
+        "the same, without the trailing slash some clients drop",
+        || get(status),
+    ),
+];
+
+/// The TAXII routes of [`ROUTES`], each under `config.path` (default `/taxii2`). Merge it
+/// into the daemon's router; it checks tokens itself.
 pub fn router(state: TaxiiState) -> Router {
     let p = state.config.path.trim_end_matches('/').to_string();
-    let col = format!("{p}/api/collections/{{collection}}");
     let max_body = state.config.max_body_bytes;
-    Router::new()
-        .route(&format!("{p}/"), get(discovery))
-        .route(&format!("{p}/api/"), get(api_root))
-        .route(&format!("{p}/api/collections/"), get(collections))
-        .route(&format!("{col}/"), get(collection))
-        .route(
-            &format!("{col}/objects/"),
-            get(get_objects).post(add_objects),
-        )
-        .route(&format!("{col}/objects/{{object}}/"), get(get_object))
-        .route(
-            &format!("{col}/objects/{{object}}/versions/"),
-            get(versions),
-        )
-        .route(&format!("{col}/manifest/"), get(manifest))
-        .route(&format!("{p}/api/status/{{status}}/"), get(status))
-        .route(&format!("{p}/api/status/{{status}}"), get(status))
+    let mut r = Router::new();
+    for spec in ROUTES {
+        // Routes on one path (GET and POST objects) merge into one method router.
+        r = r.route(&format!("{p}{}", spec.path), (spec.handler)());
+    }
+    r.route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .with_state(state)
+}
+
+/// What the middleware let through: the caller, and the collection the route names.
+#[derive(Clone, Debug)]
+struct Granted {
+    who: Principal,
+    collection: Option<CollectionConfig>,
+}
+
+type PathParams = std::result::Result<
+    Path<std::collections::HashMap<String, String>>,
+    axum::extract::rejection::PathRejection,
+>;
+
+/// Checks Accept, the token and the collection right the route's [`Need`] names. Fails
+/// closed: a route missing from [`ROUTES`] is refused.
+async fn authorize(
+    State(state): State<TaxiiState>,
+    matched: Option<MatchedPath>,
+    params: PathParams,
+    mut req: Request,
+    next: Next,
+) -> Result<Response> {
+    let full = matched.as_ref().map_or("", |m| m.as_str());
+    let path = full
+        .strip_prefix(state.config.path.trim_end_matches('/'))
+        .unwrap_or("");
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let spec = ROUTES
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+        .ok_or_else(|| {
+            fail(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "this route has no access rule",
+            )
+        })?;
+    let who = caller(&state, req.headers()).await?;
+    let collection = match spec.need {
+        Need::Token => None,
+        need => {
+            let id = params
+                .ok()
+                .and_then(|Path(p)| p.get("collection").cloned())
+                .unwrap_or_default();
+            let c = visible(&state, &id, &who)?;
+            let refused = match need {
+                Need::Read if !c.can_read(&who) => Some("read"),
+                Need::Write if !c.can_write(&who) => Some("add to"),
+                _ => None,
+            };
+            if let Some(what) = refused {
+                return Err(fail(
+                    StatusCode::FORBIDDEN,
+                    "Forbidden",
+                    format!("token '{}' may not {what} collection `{id}`", who.name),
+                ));
+            }
+            Some(c.clone())
+        }
+    };
+    req.extensions_mut().insert(Granted { who, collection });
+    Ok(next.run(req).await)
 }
 
 /// A TAXII error message resource with its status.
@@ -257,18 +441,6 @@ fn visible<'a>(state: &'a TaxiiState, id: &str, who: &Principal) -> Result<&'a C
         })
 }
 
-fn readable<'a>(state: &'a TaxiiState, id: &str, who: &Principal) -> Result<&'a CollectionConfig> {
-    let c = visible(state, id, who)?;
-    if !c.can_read(who) {
-        return Err(fail(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            format!("token '{}' may not read collection `{id}`", who.name),
-        ));
-    }
-    Ok(c)
-}
-
 fn base_url(state: &TaxiiState, headers: &HeaderMap) -> String {
     let path = state.config.path.trim_end_matches('/');
     if let Some(u) = &state.config.public_url {
@@ -286,7 +458,6 @@ fn base_url(state: &TaxiiState, headers: &HeaderMap) -> String {
 }
 
 async fn discovery(State(state): State<TaxiiState>, headers: HeaderMap) -> Result<Response> {
-    caller(&state, &headers).await?;
     let root = format!("{}/api/", base_url(&state, &headers));
     let mut body = json!({
         "title": state.config.title,
@@ -300,8 +471,7 @@ async fn discovery(State(state): State<TaxiiState>, headers: HeaderMap) -> Resul
     Ok(taxii_response(StatusCode::OK, body.to_string()))
 }
 
-async fn api_root(State(state): State<TaxiiState>, headers: HeaderMap) -> Result<Response> {
-    caller(&state, &headers).await?;
+async fn api_root(State(state): State<TaxiiState>) -> Result<Response> {
     let body = json!({
         "title": state.config.title,
         "description": state.config.description,
@@ -326,8 +496,10 @@ fn collection_json(c: &CollectionConfig, who: &Principal) -> Value {
     v
 }
 
-async fn collections(State(state): State<TaxiiState>, headers: HeaderMap) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
+async fn collections(
+    State(state): State<TaxiiState>,
+    Extension(Granted { who, .. }): Extension<Granted>,
+) -> Result<Response> {
     let list: Vec<Value> = state
         .config
         .collections
@@ -343,16 +515,13 @@ async fn collections(State(state): State<TaxiiState>, headers: HeaderMap) -> Res
     Ok(taxii_response(StatusCode::OK, body.to_string()))
 }
 
-async fn collection(
-    State(state): State<TaxiiState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    let c = visible(&state, &id, &who)?;
+async fn collection(Extension(g): Extension<Granted>) -> Result<Response> {
+    let c = g
+        .collection
+        .ok_or_else(|| internal("no collection granted".into()))?;
     Ok(taxii_response(
         StatusCode::OK,
-        collection_json(c, &who).to_string(),
+        collection_json(&c, &g.who).to_string(),
     ))
 }
 
@@ -463,10 +632,7 @@ async fn get_objects(
     State(state): State<TaxiiState>,
     Path(id): Path<String>,
     params: Params,
-    headers: HeaderMap,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    readable(&state, &id, &who)?;
     let q = object_query(&state, params)?;
     let page = page(&state, id, q).await?;
     Ok(paged(&page, "objects", |o, b| b.push_str(&o.body)))
@@ -476,10 +642,7 @@ async fn get_object(
     State(state): State<TaxiiState>,
     Path((id, object)): Path<(String, String)>,
     params: Params,
-    headers: HeaderMap,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    readable(&state, &id, &who)?;
     let mut q = object_query(&state, params)?;
     q.ids = vec![object.clone()];
     let page = page(&state, id, q).await?;
@@ -497,10 +660,7 @@ async fn versions(
     State(state): State<TaxiiState>,
     Path((id, object)): Path<(String, String)>,
     params: Params,
-    headers: HeaderMap,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    readable(&state, &id, &who)?;
     let mut q = object_query(&state, params)?;
     q.ids = vec![object.clone()];
     q.versions = crate::store::VersionFilter {
@@ -525,10 +685,7 @@ async fn manifest(
     State(state): State<TaxiiState>,
     Path(id): Path<String>,
     params: Params,
-    headers: HeaderMap,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    readable(&state, &id, &who)?;
     let mut q = object_query(&state, params)?;
     q.without_bodies = true;
     let page = page(&state, id, q).await?;
@@ -568,19 +725,13 @@ fn check_content_type(headers: &HeaderMap) -> Result<()> {
 
 async fn add_objects(
     State(state): State<TaxiiState>,
-    Path(id): Path<String>,
+    Extension(g): Extension<Granted>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
-    let c = visible(&state, &id, &who)?.clone();
-    if !c.can_write(&who) {
-        return Err(fail(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            format!("token '{}' may not add to collection `{id}`", who.name),
-        ));
-    }
+    let c = g
+        .collection
+        .ok_or_else(|| internal("no collection granted".into()))?;
     check_content_type(&headers)?;
     let st = state.clone();
     let status = tokio::task::spawn_blocking(move || ingest(&st, &c, &body))
@@ -763,9 +914,8 @@ fn status_json(
 async fn status(
     State(state): State<TaxiiState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Extension(Granted { who, .. }): Extension<Granted>,
 ) -> Result<Response> {
-    let who = caller(&state, &headers).await?;
     let store = state.store.clone();
     let sid = id.clone();
     let found = tokio::task::spawn_blocking(move || store.status(&sid))

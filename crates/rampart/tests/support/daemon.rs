@@ -206,16 +206,46 @@ pub fn request(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Response {
+    let body = body.unwrap_or("");
+    let content_type = (!body.is_empty() || method != "GET").then_some("application/json");
+    send(api, method, path, token, None, content_type, body)
+}
+
+/// A TAXII 2.1 request: `accept` as its Accept header, a POST's body sent as TAXII.
+pub fn taxii_request(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    accept: &str,
+    body: Option<&str>,
+) -> Response {
+    let content_type = (method == "POST").then_some("application/taxii+json;version=2.1");
+    let body = body.unwrap_or("");
+    send(api, method, path, token, Some(accept), content_type, body)
+}
+
+fn send(
+    api: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    accept: Option<&str>,
+    content_type: Option<&str>,
+    body: &str,
+) -> Response {
     let mut s = TcpStream::connect_timeout(&api, Duration::from_secs(5)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {api}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
-    let body = body.unwrap_or("");
-    if !body.is_empty() || method != "GET" {
+    if let Some(a) = accept {
+        req.push_str(&format!("Accept: {a}\r\n"));
+    }
+    if let Some(ct) = content_type {
         req.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            "Content-Type: {ct}\r\nContent-Length: {}\r\n",
             body.len()
         ));
     }

@@ -1,6 +1,7 @@
 //! The HTTP side of the daemon: the API under `/api/v1/`, `/metrics` and the web console.
 //! Every route is listed once in [`ROUTES`] with the role it needs; one middleware enforces
-//! that table on every request and refuses any route missing from it.
+//! that table on every request and refuses any route missing from it. The TAXII routes
+//! merged beside these have their own table, `rampart_intel::taxii::server::ROUTES`.
 
 mod handlers;
 pub mod views;

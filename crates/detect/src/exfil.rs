@@ -7,6 +7,7 @@ use crate::auth_config::{AccessConfigError, Checks};
 use crate::bounded::{
     confidence_over, half_life_weight, hash_of, unchangeable, Bounded, DetectionEvent,
 };
+use crate::protect::Protected;
 use crate::Phase;
 use foldhash::fast::FixedState;
 use rampart_model::{
@@ -155,6 +156,8 @@ pub struct ExfilDetector {
     next_review: u64,
     events: VecDeque<DetectionEvent>,
     stats: ExfilStats,
+    /// `cfg.protect` compiled to integer masks: every flow record asks twice.
+    protected: Protected,
 }
 
 fn private(a: IpAddr) -> bool {
@@ -215,6 +218,7 @@ impl ExfilDetector {
             next_review: 0,
             events: VecDeque::new(),
             stats: ExfilStats::default(),
+            protected: Protected::new(&config.protect),
             cfg: config,
         }
     }
@@ -232,15 +236,17 @@ impl ExfilDetector {
             ("hash_seed", self.cfg.hash_seed != config.hash_seed),
         ])?;
         self.alpha = half_life_weight(config.window_s, config.baseline_half_life_s, MAX_WINDOW_S);
+        self.protected = Protected::new(&config.protect);
         self.cfg = config;
         Ok(())
     }
 
+    #[inline]
     fn internal(&self, a: IpAddr) -> bool {
-        if self.cfg.protect.is_empty() {
+        if self.protected.is_empty() {
             private(a)
         } else {
-            self.cfg.protect.iter().any(|c| c.contains(a))
+            self.protected.contains(a)
         }
     }
 

@@ -104,6 +104,26 @@ struct SourceState {
     open: u8,
 }
 
+impl SourceState {
+    /// A source first seen, or its window started afresh, at `t`.
+    fn new(t: u64) -> Self {
+        SourceState {
+            window_start: t,
+            failures: 0,
+            invalid: 0,
+            successes: 0,
+            users: Distinct::default(),
+            invalid_users: Distinct::default(),
+            first_user: 0,
+            one_user: true,
+            episode_failures: 0,
+            episode_users: Distinct::default(),
+            last_failure: t,
+            open: 0,
+        }
+    }
+}
+
 /// Counts of one prefix for sprays.
 #[derive(Clone, Debug)]
 struct PrefixState {
@@ -113,6 +133,19 @@ struct PrefixState {
     sources: Distinct,
     top: Top,
     open: bool,
+}
+
+impl PrefixState {
+    fn new(t: u64) -> Self {
+        PrefixState {
+            window_start: t,
+            failures: 0,
+            users: Distinct::default(),
+            sources: Distinct::default(),
+            top: Top::default(),
+            open: false,
+        }
+    }
 }
 
 /// A decayed failure counter of one source.
@@ -127,6 +160,20 @@ struct SlowState {
     open: bool,
 }
 
+impl SlowState {
+    /// A counter at rest, starting an episode at `t` (`now_s` in seconds).
+    fn new(t: u64, now_s: u64) -> Self {
+        SlowState {
+            count: 0.0,
+            last_s: now_s,
+            first: t,
+            failures: 0,
+            fast: false,
+            open: false,
+        }
+    }
+}
+
 /// Counts of one service (and host) for stuffing.
 #[derive(Clone, Debug)]
 struct ServiceState {
@@ -137,6 +184,20 @@ struct ServiceState {
     users: Distinct,
     top: Top,
     open: bool,
+}
+
+impl ServiceState {
+    fn new(t: u64) -> Self {
+        ServiceState {
+            window_start: t,
+            failures: 0,
+            successes: 0,
+            sources: Distinct::default(),
+            users: Distinct::default(),
+            top: Top::default(),
+            open: false,
+        }
+    }
 }
 
 /// The few busiest sources, exact for the first ones seen and replacing the smallest.
@@ -408,40 +469,20 @@ impl AuthDetector {
     ) {
         let window = self.cfg.window_s * NS;
         let lookback = self.cfg.after_failures_lookback_s * NS;
-        let Some(s) = self.sources.entry(
-            src,
-            || SourceState {
-                window_start: t,
-                failures: 0,
-                invalid: 0,
-                successes: 0,
-                users: Distinct::default(),
-                invalid_users: Distinct::default(),
-                first_user: 0,
-                one_user: true,
-                episode_failures: 0,
-                episode_users: Distinct::default(),
-                last_failure: t,
-                open: 0,
-            },
-            |s| s.open != 0,
-        ) else {
+        let Some(s) = self
+            .sources
+            .entry(src, || SourceState::new(t), |s| s.open != 0)
+        else {
             return;
         };
         if t.saturating_sub(s.window_start) >= window {
+            // A new window; the episode and the open detections carry over.
             *s = SourceState {
-                window_start: t,
-                failures: 0,
-                invalid: 0,
-                successes: 0,
-                users: Distinct::default(),
-                invalid_users: Distinct::default(),
-                first_user: 0,
-                one_user: true,
                 episode_failures: s.episode_failures,
                 episode_users: s.episode_users,
                 last_failure: s.last_failure,
                 open: s.open,
+                ..SourceState::new(t)
             };
         }
         if t.saturating_sub(s.last_failure) > lookback {
@@ -551,29 +592,11 @@ impl AuthDetector {
         let p = mask(src, len);
         let window = self.cfg.spray_window_s * NS;
         let src_hash = hash_of(&self.hasher, &src);
-        let Some(s) = self.prefixes.entry(
-            p,
-            || PrefixState {
-                window_start: t,
-                failures: 0,
-                users: Distinct::default(),
-                sources: Distinct::default(),
-                top: Top::default(),
-                open: false,
-            },
-            |s| s.open,
-        ) else {
+        let Some(s) = self.prefixes.entry(p, || PrefixState::new(t), |s| s.open) else {
             return;
         };
         if !s.open && t.saturating_sub(s.window_start) >= window {
-            *s = PrefixState {
-                window_start: t,
-                failures: 0,
-                users: Distinct::default(),
-                sources: Distinct::default(),
-                top: Top::default(),
-                open: false,
-            };
+            *s = PrefixState::new(t);
         }
         s.failures += n;
         s.users.insert(user);
@@ -630,32 +653,17 @@ impl AuthDetector {
     fn slow_failure(&mut self, e: &AuthEvent, src: IpAddr, t: u64, n: u64, host: u16) {
         let half = self.cfg.slow_half_life_s.max(1) as f64;
         let now_s = t / NS;
-        let Some(s) = self.slow.entry(
-            src,
-            || SlowState {
-                count: 0.0,
-                last_s: now_s,
-                first: t,
-                failures: 0,
-                fast: false,
-                open: false,
-            },
-            |s| s.open,
-        ) else {
+        let Some(s) = self
+            .slow
+            .entry(src, || SlowState::new(t, now_s), |s| s.open)
+        else {
             return;
         };
         let dt = now_s.saturating_sub(s.last_s) as f64;
         s.count *= (-dt / half).exp2();
         if s.count < 0.5 && !s.open {
             // The counter is back at rest: a new episode.
-            *s = SlowState {
-                count: 0.0,
-                last_s: now_s,
-                first: t,
-                failures: 0,
-                fast: false,
-                open: false,
-            };
+            *s = SlowState::new(t, now_s);
         }
         s.count += n as f64;
         s.failures += n;
@@ -727,31 +735,14 @@ impl AuthDetector {
         }
         let window = self.cfg.stuffing_window_s * NS;
         let src_hash = hash_of(&self.hasher, &src);
-        let Some(s) = self.services.entry(
-            (e.service, host),
-            || ServiceState {
-                window_start: t,
-                failures: 0,
-                successes: 0,
-                sources: Distinct::default(),
-                users: Distinct::default(),
-                top: Top::default(),
-                open: false,
-            },
-            |s| s.open,
-        ) else {
+        let Some(s) = self
+            .services
+            .entry((e.service, host), || ServiceState::new(t), |s| s.open)
+        else {
             return;
         };
         if !s.open && t.saturating_sub(s.window_start) >= window {
-            *s = ServiceState {
-                window_start: t,
-                failures: 0,
-                successes: 0,
-                sources: Distinct::default(),
-                users: Distinct::default(),
-                top: Top::default(),
-                open: false,
-            };
+            *s = ServiceState::new(t);
         }
         if e.outcome == Outcome::Success {
             s.successes += n;

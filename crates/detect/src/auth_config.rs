@@ -148,26 +148,12 @@ pub(crate) struct Checks {
 }
 
 impl Checks {
-    pub(crate) fn range(
+    /// Counts and seconds (`u64`) and factors (`f64`) alike.
+    pub(crate) fn range<T: PartialOrd + std::fmt::Display>(
         &self,
         key: &'static str,
-        v: u64,
-        range: std::ops::RangeInclusive<u64>,
-    ) -> Result<(), AccessConfigError> {
-        if range.contains(&v) {
-            return Ok(());
-        }
-        Err(self.bad(
-            key,
-            format!("{v} is not in {}..={}", range.start(), range.end()),
-        ))
-    }
-
-    pub(crate) fn range_f(
-        &self,
-        key: &'static str,
-        v: f64,
-        range: std::ops::RangeInclusive<f64>,
+        v: T,
+        range: std::ops::RangeInclusive<T>,
     ) -> Result<(), AccessConfigError> {
         if range.contains(&v) {
             return Ok(());
@@ -195,7 +181,7 @@ impl AuthConfig {
         c.range("window_s", self.window_s, 1..=86_400)?;
         c.range("enumeration_users", self.enumeration_users, 2..=100_000)?;
         c.range("spray_users", self.spray_users, 2..=100_000)?;
-        c.range_f("spray_max_per_user", self.spray_max_per_user, 1.0..=1000.0)?;
+        c.range("spray_max_per_user", self.spray_max_per_user, 1.0..=1000.0)?;
         c.range("spray_window_s", self.spray_window_s, 1..=7 * 86_400)?;
         c.range(
             "spray_prefix_len_v4",
@@ -214,9 +200,9 @@ impl AuthConfig {
             self.stuffing_max_per_source,
             1..=1000,
         )?;
-        c.range_f("stuffing_max_success", self.stuffing_max_success, 0.0..=1.0)?;
+        c.range("stuffing_max_success", self.stuffing_max_success, 0.0..=1.0)?;
         c.range("stuffing_window_s", self.stuffing_window_s, 1..=86_400)?;
-        c.range_f("slow_failures", self.slow_failures, 2.0..=1e9)?;
+        c.range("slow_failures", self.slow_failures, 2.0..=1e9)?;
         c.range("slow_half_life_s", self.slow_half_life_s, 60..=30 * 86_400)?;
         c.range("after_failures", self.after_failures, 1..=1_000_000)?;
         c.range(
@@ -224,8 +210,8 @@ impl AuthConfig {
             self.after_failures_lookback_s,
             1..=30 * 86_400,
         )?;
-        c.range_f("travel_max_kmh", self.travel_max_kmh, 1.0..=1e6)?;
-        c.range_f("travel_min_km", self.travel_min_km, 0.0..=20_000.0)?;
+        c.range("travel_max_kmh", self.travel_max_kmh, 1.0..=1e6)?;
+        c.range("travel_min_km", self.travel_min_km, 0.0..=20_000.0)?;
         c.range("learning_s", self.learning_s, 0..=365 * 86_400)?;
         c.range("learning_logins", self.learning_logins, 0..=1_000_000)?;
         c.range("hours_min_logins", self.hours_min_logins, 1..=1_000_000)?;

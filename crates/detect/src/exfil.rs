@@ -86,7 +86,7 @@ impl ExfilConfig {
     pub fn validate(&self) -> Result<(), AccessConfigError> {
         let c = Checks { section: "exfil" };
         c.range("window_s", self.window_s, 1..=86_400)?;
-        c.range_f("factor", self.factor, 1.0..=1e6)?;
+        c.range("factor", self.factor, 1.0..=1e6)?;
         c.range("min_bytes", self.min_bytes, 1..=u64::MAX)?;
         c.range(
             "new_destination_bytes",

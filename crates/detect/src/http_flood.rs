@@ -68,9 +68,9 @@ impl Default for HttpFloodConfig {
 impl HttpFloodConfig {
     pub fn validate(&self) -> Result<(), AccessConfigError> {
         let c = Checks { section: "http" };
-        c.range_f("rps", self.rps, 0.1..=1e9)?;
+        c.range("rps", self.rps, 0.1..=1e9)?;
         c.range("window_s", self.window_s, 1..=3600)?;
-        c.range_f("factor", self.factor, 1.0..=1e6)?;
+        c.range("factor", self.factor, 1.0..=1e6)?;
         c.range("end_after_s", self.end_after_s, 1..=86_400)?;
         c.range(
             "baseline_half_life_s",

@@ -130,10 +130,13 @@ fn next_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<Option
     }
 }
 
-/// Reads a plain list: one value per line, `#` starts a comment (whole line, or after
-/// whitespace at its end), blank lines skipped.
-pub fn read_list<R: BufRead>(mut r: R) -> Result<ListLoad, ListError> {
-    let mut out = ListLoad::default();
+/// Walks the lines of `r`, counting them in `out` and reporting over-long and non-UTF-8
+/// ones there; `f` gets every other line with its number.
+fn text_lines<R: BufRead>(
+    mut r: R,
+    out: &mut ListLoad,
+    mut f: impl FnMut(&mut ListLoad, u64, &str) -> Result<(), ListError>,
+) -> Result<(), ListError> {
     let mut buf = Vec::with_capacity(256);
     while let Some(line) = next_line(&mut r, &mut buf)? {
         out.lines += 1;
@@ -146,13 +149,23 @@ pub fn read_list<R: BufRead>(mut r: R) -> Result<ListLoad, ListError> {
             out.bad(n, "not UTF-8".into());
             continue;
         };
+        f(out, n, text)?;
+    }
+    Ok(())
+}
+
+/// Reads a plain list: one value per line, `#` starts a comment (whole line, or after
+/// whitespace at its end), blank lines skipped.
+pub fn read_list<R: BufRead>(r: R) -> Result<ListLoad, ListError> {
+    let mut out = ListLoad::default();
+    text_lines(r, &mut out, |out, n, text| {
         let text = match text.find('#') {
             Some(i) if i == 0 || text[..i].ends_with([' ', '\t']) => &text[..i],
             _ => text,
         };
         let text = text.trim();
         if text.is_empty() {
-            continue;
+            return Ok(());
         }
         // Some lists add a second column (a score, a date): the value is the first word.
         let value = text.split([' ', '\t', ';']).next().unwrap_or(text);
@@ -160,34 +173,24 @@ pub fn read_list<R: BufRead>(mut r: R) -> Result<ListLoad, ListError> {
             Ok(o) => out.observables.push(o),
             Err(e) => out.bad(n, e),
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
 /// Reads a CSV file (RFC 4180 quoting) and takes `column` (named in its header, case
 /// ignored) from each row. A header inside a leading `#` comment (as abuse.ch writes
 /// them) counts.
-pub fn read_csv<R: BufRead>(mut r: R, column: &str) -> Result<ListLoad, ListError> {
+pub fn read_csv<R: BufRead>(r: R, column: &str) -> Result<ListLoad, ListError> {
     let mut out = ListLoad::default();
-    let mut buf = Vec::with_capacity(256);
     let mut col: Option<usize> = None;
     let mut first_header = String::new();
     let mut cells = Vec::new();
-    while let Some(line) = next_line(&mut r, &mut buf)? {
-        out.lines += 1;
-        let n = out.lines;
-        if line.is_err() {
-            out.bad(n, format!("longer than {MAX_LINE} bytes"));
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(&buf) else {
-            out.bad(n, "not UTF-8".into());
-            continue;
-        };
+    text_lines(r, &mut out, |out, n, text| {
         let Some(c) = col else {
             let header = text.trim_start_matches('#').trim();
             if header.is_empty() {
-                continue;
+                return Ok(());
             }
             split_csv(header, &mut cells);
             if let Some(i) = cells
@@ -200,14 +203,14 @@ pub fn read_csv<R: BufRead>(mut r: R, column: &str) -> Result<ListLoad, ListErro
             } else if first_header.is_empty() {
                 first_header = clip(header).into();
             }
-            continue;
+            return Ok(());
         };
         if text.starts_with('#') || text.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         if !split_csv(text, &mut cells) {
             out.bad(n, "unclosed quote".into());
-            continue;
+            return Ok(());
         }
         match cells.get(c) {
             Some(v) => match parse_value(v) {
@@ -216,7 +219,8 @@ pub fn read_csv<R: BufRead>(mut r: R, column: &str) -> Result<ListLoad, ListErro
             },
             None => out.bad(n, format!("no column {}", c + 1)),
         }
-    }
+        Ok(())
+    })?;
     if col.is_none() {
         return Err(ListError::NoColumn(column.into(), first_header));
     }

@@ -140,19 +140,7 @@ fn scans_are_banned_floods_get_flowspec_and_operators_pass_the_guards() {
 
     // A SYN flood on .100 for four seconds: FlowSpec rules, not announced (no BGP peer).
     for _ in 0..8 {
-        let flood: Vec<Rec> = (0..30u32)
-            .map(|i| Rec {
-                src: Ipv4Addr::from(0xc633_6400 + i),
-                dst: Ipv4Addr::new(203, 0, 113, 100),
-                sport: 1024 + i as u16,
-                dport: 80,
-                proto: 6,
-                flags: 0x02,
-                packets: 200,
-                duration_ms: 500,
-            })
-            .collect();
-        send_v5(d.flow, &flood);
+        syn_flood_burst(d.flow);
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let fs = wait_for(20, "the flood's FlowSpec mitigation", || {

@@ -455,26 +455,16 @@ mod tests {
 
     fn flow(src: &str, dst: &str, t_s: u64) -> FlowRecord {
         FlowRecord {
-            exporter: None,
-            observation_domain: 0,
-            format: FlowFormat::Netflow5,
             src_addr: src.parse().unwrap(),
             dst_addr: dst.parse().unwrap(),
             src_port: Some(443),
             dst_port: Some(50000),
             ip_protocol: 6,
-            tcp_flags: None,
             packets: 3,
             bytes: 300,
-            sampling_rate: 1,
             start: Timestamp::from_secs(t_s),
             end: Timestamp::from_secs(t_s),
-            in_if: None,
-            out_if: None,
-            icmp_type: None,
-            icmp_code: None,
-            ttl: None,
-            fragment: None,
+            ..FlowRecord::empty(FlowFormat::Netflow5)
         }
     }
 

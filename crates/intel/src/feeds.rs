@@ -678,26 +678,6 @@ impl Intel {
         }
         Ok(b.build())
     }
-
-    /// Runs [`refresh_due`](Self::refresh_due) every `tick` until `stop` is set.
-    pub fn spawn(
-        self: Arc<Self>,
-        tick: Duration,
-        stop: Arc<std::sync::atomic::AtomicBool>,
-    ) -> std::io::Result<std::thread::JoinHandle<()>> {
-        std::thread::Builder::new()
-            .name("intel-feeds".into())
-            .spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    self.refresh_due(crate::taxii::server::system_now());
-                    let mut slept = Duration::ZERO;
-                    while slept < tick && !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        std::thread::sleep(Duration::from_millis(200));
-                        slept += Duration::from_millis(200);
-                    }
-                }
-            })
-    }
 }
 
 #[cfg(test)]

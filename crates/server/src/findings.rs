@@ -3,7 +3,7 @@
 //! access logs. The engine feeds and ticks them here; what they report leaves as [`Finding`]s.
 
 use crate::engine::Finding;
-use crate::metrics::{Kind, Metric};
+use crate::metrics::{metric, Kind, Metric};
 use rampart_config::Config;
 use rampart_detect::{
     AuthDetector, AuthStats, ExfilDetector, ExfilStats, HttpFloodDetector, HttpFloodStats,
@@ -176,16 +176,6 @@ impl Detectors {
 pub fn severity_of(kind: &str) -> Option<rampart_notify::Severity> {
     matches!(kind, "login_after_failures" | "impossible_travel")
         .then_some(rampart_notify::Severity::Critical)
-}
-
-fn metric(name: &'static str, help: &'static str, kind: Kind, value: u64) -> Metric {
-    Metric {
-        name,
-        help,
-        kind,
-        labels: Vec::new(),
-        value: value as f64,
-    }
 }
 
 /// The detectors' counters as metrics (also the `detectors` of `/api/v1/status`).

@@ -22,7 +22,8 @@ pub struct Metric {
     pub value: f64,
 }
 
-fn m(name: &'static str, help: &'static str, kind: Kind, value: u64) -> Metric {
+/// A metric without labels.
+pub(crate) fn metric(name: &'static str, help: &'static str, kind: Kind, value: u64) -> Metric {
     Metric {
         name,
         help,
@@ -38,67 +39,67 @@ use Kind::{Counter, Gauge};
 pub fn pipeline(shared: &Shared) -> Vec<Metric> {
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     vec![
-        m(
+        metric(
             "pipeline_queued_records_total",
             "Flow records handed from the collectors to the detection engine.",
             Counter,
             load(&shared.queued_records),
         ),
-        m(
+        metric(
             "pipeline_processed_records_total",
             "Flow records the detection engine has counted.",
             Counter,
             load(&shared.processed_records),
         ),
-        m(
+        metric(
             "pipeline_dropped_records_total",
             "Flow records dropped because the engine's queue was full.",
             Counter,
             load(&shared.dropped_records),
         ),
-        m(
+        metric(
             "refused_datagrams_total",
             "Datagrams from exporters outside listen.exporters.",
             Counter,
             load(&shared.refused_datagrams),
         ),
-        m(
+        metric(
             "dropped_events_total",
             "Detector events not recorded because the recorder was behind.",
             Counter,
             load(&shared.dropped_events),
         ),
-        m(
+        metric(
             "log_lines_total",
             "Log lines received (syslog and followed files).",
             Counter,
             load(&shared.log_stats.lines),
         ),
-        m(
+        metric(
             "log_lines_dropped_total",
             "Log lines dropped because the log parser was behind.",
             Counter,
             load(&shared.log_stats.lines_dropped),
         ),
-        m(
+        metric(
             "log_lines_skipped_total",
             "Log lines the parsers could not read or skipped (too long, junk).",
             Counter,
             load(&shared.log_stats.lines_skipped),
         ),
-        m(
+        metric(
             "log_events_total",
             "Events (logins, requests, firewall packets) parsed from logs.",
             Counter,
             load(&shared.log_stats.events),
         ),
-        m(
+        metric(
             "log_events_dropped_total",
             "Log events dropped because the engine's queue was full.",
             Counter,
             load(&shared.log_stats.events_dropped),
         ),
-        m(
+        metric(
             "store_errors_total",
             "Store operations that failed.",
             Counter,
@@ -110,139 +111,139 @@ pub fn pipeline(shared: &Shared) -> Vec<Metric> {
 /// The detectors' state and drop counters.
 pub fn detectors(d: &DdosStats, s: &ScanStats) -> Vec<Metric> {
     vec![
-        m(
+        metric(
             "ddos_records_total",
             "Records seen by the DDoS detector.",
             Counter,
             d.records,
         ),
-        m(
+        metric(
             "ddos_records_unprotected_total",
             "Records touching no protected address.",
             Counter,
             d.records_unprotected,
         ),
-        m(
+        metric(
             "ddos_records_too_late_total",
             "Records ending more than max_lateness_s before the clock.",
             Counter,
             d.records_too_late,
         ),
-        m(
+        metric(
             "ddos_hosts_tracked",
             "Protected addresses counted now.",
             Gauge,
             d.hosts_tracked as u64,
         ),
-        m(
+        metric(
             "ddos_prefixes_tracked",
             "Protected prefixes counted now.",
             Gauge,
             d.prefixes_tracked as u64,
         ),
-        m(
+        metric(
             "ddos_hosts_evicted_total",
             "Addresses evicted to make room.",
             Counter,
             d.hosts_evicted,
         ),
-        m(
+        metric(
             "ddos_prefixes_evicted_total",
             "Prefixes evicted to make room.",
             Counter,
             d.prefixes_evicted,
         ),
-        m(
+        metric(
             "ddos_tracking_refused_total",
             "New addresses not tracked because every candidate was pinned.",
             Counter,
             d.tracking_refused,
         ),
-        m(
+        metric(
             "ddos_watched",
             "Addresses and prefixes watched closely now.",
             Gauge,
             d.watched as u64,
         ),
-        m(
+        metric(
             "ddos_watch_refused_total",
             "Close watches wanted while all were in use.",
             Counter,
             d.watch_refused,
         ),
-        m(
+        metric(
             "ddos_attacks_active",
             "DDoS attacks open now.",
             Gauge,
             d.attacks_active as u64,
         ),
-        m(
+        metric(
             "ddos_attacks_dropped_total",
             "Attack starts refused while max_attacks were open.",
             Counter,
             d.attacks_dropped,
         ),
-        m(
+        metric(
             "ddos_late_restarts_suppressed_total",
             "Attack restarts not made from records of a period already judged.",
             Counter,
             d.late_restarts_suppressed,
         ),
-        m(
+        metric(
             "ddos_state_bytes",
             "Heap bytes held by the DDoS detector.",
             Gauge,
             d.state_bytes as u64,
         ),
-        m(
+        metric(
             "ddos_baselines",
             "Learned baselines kept.",
             Gauge,
             d.baselines as u64,
         ),
-        m(
+        metric(
             "scan_probes_total",
             "Records that were scan probes.",
             Counter,
             s.probes,
         ),
-        m(
+        metric(
             "scan_sources_tracked",
             "Scan sources counted now.",
             Gauge,
             s.sources_tracked as u64,
         ),
-        m(
+        metric(
             "scan_sources_evicted_total",
             "Scan sources evicted to make room.",
             Counter,
             s.sources_evicted,
         ),
-        m(
+        metric(
             "scan_pairs_tracked",
             "(source, host) pairs counted now.",
             Gauge,
             s.pairs_tracked as u64,
         ),
-        m(
+        metric(
             "scan_pairs_evicted_total",
             "(source, host) pairs evicted to make room.",
             Counter,
             s.pairs_evicted,
         ),
-        m(
+        metric(
             "scan_scans_active",
             "Scans open now.",
             Gauge,
             s.scans_active as u64,
         ),
-        m(
+        metric(
             "scan_scans_dropped_total",
             "Scan starts refused while max_scans were open.",
             Counter,
             s.scans_dropped,
         ),
-        m(
+        metric(
             "scan_state_bytes",
             "Heap bytes held by the scan detector.",
             Gauge,
@@ -437,37 +438,37 @@ pub fn intel(i: &crate::intel::IntelService) -> Vec<Metric> {
     let set = i.indicators().load().stats();
     let ioc = i.ioc_stats();
     let mut out = vec![
-        m(
+        metric(
             "intel_indicators",
             "Indicators in the matchers in force.",
             Gauge,
             set.indicators as u64,
         ),
-        m(
+        metric(
             "ioc_lookups_total",
             "Addresses, names and URLs looked up in the indicators.",
             Counter,
             ioc.lookups,
         ),
-        m(
+        metric(
             "ioc_hits_total",
             "Lookups that found an indicator.",
             Counter,
             ioc.hits,
         ),
-        m(
+        metric(
             "ioc_detections_total",
             "ioc_match detections started.",
             Counter,
             ioc.detections_started,
         ),
-        m(
+        metric(
             "ioc_active",
             "ioc_match detections open.",
             Gauge,
             ioc.active as u64,
         ),
-        m(
+        metric(
             "ioc_refused_total",
             "Matches not reported because detect.ioc.max_active were open.",
             Counter,
@@ -477,7 +478,7 @@ pub fn intel(i: &crate::intel::IntelService) -> Vec<Metric> {
     for (name, c) in i.feed_counters() {
         let labelled = |n: &'static str, h: &'static str, k: Kind, v: u64| Metric {
             labels: vec![("feed", name.clone())],
-            ..m(n, h, k, v)
+            ..metric(n, h, k, v)
         };
         out.push(labelled(
             "intel_feed_refreshes_total",
@@ -522,7 +523,7 @@ mod tests {
                 labels: vec![("exporter", "c".into())],
                 value: 4.0,
             },
-            m("ddos_watched", "w", Gauge, 2),
+            metric("ddos_watched", "w", Gauge, 2),
         ]);
         assert_eq!(
             text,

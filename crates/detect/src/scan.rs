@@ -50,10 +50,11 @@ const WAYS: usize = 8;
 /// Buckets a table starts with; it doubles up to its limit as entries come.
 const INITIAL_BUCKETS: usize = 64;
 
-/// Bits of the doorkeeper (128 KiB). It is cleared once an eighth of its bits are set, so
-/// at most one first probe in eight from new sources is mistaken for a second one.
-const DOORKEEPER_BITS: usize = 1 << 20;
-const DOORKEEPER_FULL: u32 = (DOORKEEPER_BITS / 8) as u32;
+/// Bits of the doorkeeper (128 KiB), or 16 per tracked source when `max_sources` is larger.
+/// It is cleared once an eighth of its bits are set, so at most one first probe in eight
+/// from new sources is mistaken for a second one.
+const DOORKEEPER_MIN_BITS: usize = 1 << 20;
+const DOORKEEPER_BITS_PER_SOURCE: usize = 16;
 
 /// How long after crossing a threshold a scan is confirmed: answers to the last probes
 /// take a round trip (well under a second on the Internet) and flow exporters send both
@@ -495,6 +496,15 @@ impl<E: Slot> Table<E> {
         }
     }
 
+    /// The keys of the entries the slots name.
+    fn keys(&self) -> impl Iterator<Item = E::Key> + '_ {
+        self.tags
+            .iter()
+            .zip(&self.slots)
+            .filter(|(&t, _)| t != 0)
+            .filter_map(|(_, &n)| self.entries.get(n as usize).map(Slot::key))
+    }
+
     fn bytes(&self) -> usize {
         self.tags.capacity() * size_of::<u16>()
             + (self.slots.capacity() + self.unused.capacity()) * size_of::<u32>()
@@ -572,8 +582,13 @@ pub struct ScanDetector {
     hasher: FixedState,
     sources: Table<SourceEntry>,
     pairs: Table<PairEntry>,
+    /// First probes of untracked sources, one bit per source hash (a power of two of
+    /// bits). Every tracked source's bit is set too, so a clear bit means "not tracked"
+    /// and most probes of a spoofed flood never search the table.
     doorkeeper: Vec<u64>,
     doorkeeper_ones: u32,
+    /// `doorkeeper_ones` at which it is cleared: an eighth of its bits.
+    doorkeeper_full: u32,
     doorkeeper_since: u64,
     pending: VecDeque<(ScanKey, u64)>,
     scans: Vec<Scan>,
@@ -589,15 +604,22 @@ impl ScanDetector {
     pub fn new(config: ScanConfig) -> Self {
         let m = SKETCH_BITS as f64;
         let ones = |t: u64| (m * (1.0 - (-(t as f64) / m).exp())).floor().max(1.0) as u32 - 1;
+        let max_sources = config.max_sources.clamp(1, 1 << 24);
+        // Tracked sources keep their bits through a clear, so they may take at most half
+        // of the bits allowed before the next one.
+        let doorkeeper_bits = (max_sources * DOORKEEPER_BITS_PER_SOURCE)
+            .next_power_of_two()
+            .max(DOORKEEPER_MIN_BITS);
         ScanDetector {
             protected: Protected::new(&config.protect),
             min_ones: [ones(config.hosts), ones(config.ports)],
             window_ns: config.window_s.clamp(1, 86_400) * 1_000_000_000,
             hasher: FixedState::with_seed(config.hash_seed),
-            sources: Table::new(config.max_sources.clamp(1, 1 << 24)),
+            sources: Table::new(max_sources),
             pairs: Table::new(config.max_pairs.clamp(1, 1 << 24)),
-            doorkeeper: vec![0; DOORKEEPER_BITS / 64],
+            doorkeeper: vec![0; doorkeeper_bits / 64],
             doorkeeper_ones: 0,
+            doorkeeper_full: (doorkeeper_bits / 8) as u32,
             doorkeeper_since: 0,
             pending: VecDeque::new(),
             scans: Vec::new(),
@@ -743,17 +765,15 @@ impl ScanDetector {
         self.clock = self.clock.max(t);
         let seed = self.cfg.hash_seed;
         let hs = self.hasher.hash_one(src);
-        // The doorkeeper's bit is read before the table is searched, so that the two
-        // (random, often uncached) reads overlap: most probes of a spoofed flood need both.
-        // Nothing between here and `admit` changes the doorkeeper.
-        let seen = std::hint::black_box(self.doorkeeper_has(hs));
+        if !self.doorkeeper_has(hs) {
+            // Not tracked (its bit would be set): a first probe, remembered.
+            self.remember(hs);
+            self.stats.probes_unadmitted += 1;
+            return;
+        }
         let i = match self.sources.find(src, hs) {
             Some(i) => i,
             None => {
-                if !self.admit(hs, seen) {
-                    self.stats.probes_unadmitted += 1;
-                    return;
-                }
                 let e = SourceEntry {
                     addr: src,
                     direction,
@@ -900,7 +920,11 @@ impl ScanDetector {
         }
         let (prober, host) = (r.dst_addr, r.src_addr);
         let seed = self.cfg.hash_seed;
-        let Some(i) = self.sources.find(prober, self.hasher.hash_one(prober)) else {
+        let h = self.hasher.hash_one(prober);
+        if !self.doorkeeper_has(h) {
+            return;
+        }
+        let Some(i) = self.sources.find(prober, h) else {
             return;
         };
         self.stats.answers += 1;
@@ -918,46 +942,36 @@ impl ScanDetector {
         }
     }
 
-    /// The doorkeeper's word and bit for a source's hash.
-    #[inline]
-    fn doorkeeper_bit(h: u64) -> (usize, u32) {
-        let bit = (h as usize) % DOORKEEPER_BITS;
-        (bit / 64, (bit % 64) as u32)
-    }
-
-    /// True when the doorkeeper has seen the source's hash.
+    /// True when the source's hash has its bit: it probed before (since the doorkeeper was
+    /// last cleared) or it is tracked.
     #[inline]
     fn doorkeeper_has(&self, h: u64) -> bool {
-        let (w, b) = Self::doorkeeper_bit(h);
+        let (w, b) = doorkeeper_bit(&self.doorkeeper, h);
         self.doorkeeper
             .get(w)
             .is_some_and(|word| word >> b & 1 == 1)
     }
 
-    /// True when a new source has probed before (since the doorkeeper was last cleared);
-    /// `seen` is `doorkeeper_has(h)`, read earlier.
+    /// Sets the bit of a source's hash; clears the doorkeeper when it has filled up.
     #[inline]
-    fn admit(&mut self, h: u64, seen: bool) -> bool {
-        if seen {
-            return true;
-        }
-        let (w, b) = Self::doorkeeper_bit(h);
-        let Some(word) = self.doorkeeper.get_mut(w) else {
-            return false;
-        };
-        *word |= 1 << b;
-        self.doorkeeper_ones += 1;
-        if self.doorkeeper_ones >= DOORKEEPER_FULL {
+    fn remember(&mut self, h: u64) {
+        set_doorkeeper_bit(&mut self.doorkeeper, &mut self.doorkeeper_ones, h);
+        if self.doorkeeper_ones >= self.doorkeeper_full {
             self.stats.doorkeeper_resets += 1;
             self.clear_doorkeeper(self.clock);
         }
-        false
     }
 
+    /// Forgets first probes; the tracked sources' bits are set again, since a clear bit
+    /// tells `probe` and `answer` that a source is not tracked.
     fn clear_doorkeeper(&mut self, now: u64) {
         if self.doorkeeper_ones > 0 {
             self.doorkeeper.fill(0);
             self.doorkeeper_ones = 0;
+            for k in self.sources.keys() {
+                let h = self.hasher.hash_one(k);
+                set_doorkeeper_bit(&mut self.doorkeeper, &mut self.doorkeeper_ones, h);
+            }
         }
         self.doorkeeper_since = now;
     }
@@ -1260,6 +1274,22 @@ fn common_prefix(a: IpAddr, b: IpAddr) -> u8 {
     }
 }
 
+/// The word and bit of a hash in a doorkeeper of a power of two of words.
+#[inline]
+fn doorkeeper_bit(doorkeeper: &[u64], h: u64) -> (usize, u32) {
+    let bit = (h as usize) & (doorkeeper.len() * 64 - 1);
+    (bit / 64, (bit % 64) as u32)
+}
+
+#[inline]
+fn set_doorkeeper_bit(doorkeeper: &mut [u64], ones: &mut u32, h: u64) {
+    let (w, b) = doorkeeper_bit(doorkeeper, h);
+    if let Some(word) = doorkeeper.get_mut(w) {
+        *ones += u32::from(*word >> b & 1 == 0);
+        *word |= 1 << b;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1437,15 +1467,55 @@ mod tests {
         let mut d = ScanDetector::new(ScanConfig::default());
         let admit = |d: &mut ScanDetector, h: u64| {
             let seen = d.doorkeeper_has(h);
-            d.admit(h, seen)
+            if !seen {
+                d.remember(h);
+            }
+            seen
         };
         assert!(!admit(&mut d, 12_345));
         assert!(admit(&mut d, 12_345));
-        for h in 0..u64::from(DOORKEEPER_FULL) * 2 {
+        for h in 0..u64::from(d.doorkeeper_full) * 2 {
             admit(&mut d, h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 3);
         }
         assert!(d.stats.doorkeeper_resets >= 1);
-        assert!(d.doorkeeper_ones < DOORKEEPER_FULL);
+        assert!(d.doorkeeper_ones < d.doorkeeper_full);
+    }
+
+    #[test]
+    fn tracked_sources_keep_their_doorkeeper_bit_through_a_clear() {
+        // `probe` and `answer` skip the table when a source's bit is clear, so a clear must
+        // not lose the bits of the sources it tracks: their probes and answers still count.
+        let mut d = ScanDetector::new(ScanConfig::default());
+        for port in [1, 2] {
+            d.observe(&tcp("198.51.100.7", "203.0.113.5", 40_000, port, SYN));
+        }
+        assert_eq!(d.stats().sources_tracked, 1);
+        let mut n = 0u32;
+        while d.stats.doorkeeper_resets == 0 {
+            let a = std::net::Ipv4Addr::from(0x0a00_0000 + n);
+            d.observe(&tcp(&a.to_string(), "203.0.113.9", 40_000, 80, SYN));
+            n += 1;
+        }
+        // Some spoofed sources were admitted too (a bit shared with an earlier one); a few
+        // of those were lost when the table grew.
+        let s = d.stats();
+        let admitted = s.sources_tracked as u64 - 1 + s.sources_evicted;
+        d.observe(&tcp("198.51.100.7", "203.0.113.5", 40_000, 3, SYN));
+        d.observe(&tcp("203.0.113.5", "198.51.100.7", 3, 40_000, SYN | ACK));
+        let s = d.stats();
+        // Our source's own first probe was unadmitted too.
+        assert_eq!(s.probes_unadmitted + admitted, u64::from(n) + 1);
+        assert_eq!(s.answers, 1);
+        let src: IpAddr = "198.51.100.7".parse().unwrap();
+        let i = d.sources.find(src, d.hasher.hash_one(src)).unwrap();
+        assert_eq!(d.sources.get(i).unwrap().probes, 2);
+        // More sources than the default doorkeeper has room for: it grows with them, so
+        // the tracked ones' bits never fill it.
+        let big = ScanDetector::new(ScanConfig {
+            max_sources: 1 << 20,
+            ..ScanConfig::default()
+        });
+        assert_eq!(big.doorkeeper.len() * 64, 16 << 20);
     }
 
     #[test]

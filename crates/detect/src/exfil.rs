@@ -300,7 +300,7 @@ impl ExfilDetector {
         add_top(&mut h.top, r.dst_addr, bytes, new);
         let learned =
             t.saturating_sub(h.first_seen) >= self.cfg.learning_s * NS && h.learned_windows > 0;
-        let snapshot = (h.bytes, h.baseline, h.window_start, h.open, h.top.clone());
+        let snapshot = (h.bytes, h.baseline, h.window_start, h.open, h.top);
         let (wbytes, baseline, wstart, open, top) = snapshot;
         if let (Some(prev), true) = (closed, open) {
             // The window before ended: still over the threshold, or the end.

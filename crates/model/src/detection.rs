@@ -602,7 +602,7 @@ impl ExfilReason {
 }
 
 /// A destination and the bytes sent to it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct DestinationBytes {
     pub addr: IpAddr,
     pub bytes: u64,

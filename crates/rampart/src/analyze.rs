@@ -261,12 +261,22 @@ impl Pipeline {
 
     /// Runs every tick due by `now`, as the daemon's timer would have, before anything
     /// captured at `now` is counted.
+    #[inline]
     fn advance(&mut self, now: Timestamp) {
-        let t = now.as_nanos();
         self.last_seen = Some(self.last_seen.map_or(now, |l| l.max(now)));
+        // Nearly every record: no tick is due.
+        if self.next_tick.is_none_or(|next| next <= now.as_nanos()) {
+            self.tick_until(now);
+        }
+    }
+
+    #[inline(never)]
+    fn tick_until(&mut self, now: Timestamp) {
+        let t = now.as_nanos();
+        let tick_ns = self.tick_ns;
         let mut next = *self
             .next_tick
-            .get_or_insert((t / self.tick_ns + 1) * self.tick_ns);
+            .get_or_insert_with(|| (t / tick_ns + 1) * tick_ns);
         let mut ticks = 0;
         while next <= t {
             if ticks == self.max_gap_ticks {

@@ -1507,7 +1507,7 @@ struct Counting<'a> {
 
 impl Counting<'_> {
     /// Adds the record to the entry for `key`; true when the entry just became dirty.
-    #[inline]
+    #[inline(always)]
     fn apply<K: Key>(
         &self,
         table: &mut Table<K>,

@@ -594,9 +594,9 @@ pub struct ScanDetector {
     hasher: FixedState,
     sources: Table<SourceEntry>,
     pairs: Table<PairEntry>,
-    /// First probes of untracked sources, one bit per source hash (a power of two of
-    /// bits). Every tracked source's bit is set too, so a clear bit means "not tracked"
-    /// and most probes of a spoofed flood never search the table.
+    /// First probes of untracked sources, two bits of one word per source hash (a power of
+    /// two of words). Every tracked source's bits are set too, so a clear bit means "not
+    /// tracked" and most probes of a spoofed flood never search the table.
     doorkeeper: Vec<u64>,
     doorkeeper_ones: u32,
     /// `doorkeeper_ones` at which it is cleared: a quarter of its bits.
@@ -778,7 +778,7 @@ impl ScanDetector {
         let seed = self.cfg.hash_seed;
         let hs = self.hasher.hash_one(src);
         if !self.doorkeeper_has(hs) {
-            // Not tracked (its bit would be set): a first probe, remembered.
+            // Not tracked (its bits would be set): a first probe, remembered.
             self.remember(hs);
             self.stats.probes_unadmitted += 1;
             return;

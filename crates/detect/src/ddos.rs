@@ -571,6 +571,7 @@ impl DdosDetector {
         let c = Counting {
             now_slot: self.now_slot,
             spread: &spread,
+            last_ring: ring(spread.last),
             class: class::classify(r),
             fragment: r.fragment == Some(true),
             record: r,
@@ -1500,6 +1501,8 @@ enum Mark {
 struct Counting<'a> {
     now_slot: u64,
     spread: &'a Spread,
+    /// Where `spread.last` sits in the rings, worked out once for the host and the prefix.
+    last_ring: usize,
     class: usize,
     fragment: bool,
     record: &'a FlowRecord,
@@ -1528,7 +1531,7 @@ impl Counting<'_> {
         if sp.last > head {
             let d = (sp.last - head).min(SLOTS as u64);
             for k in 1..=d {
-                let x = ((head + k) % SLOTS as u64) as usize;
+                let x = ring(head + k);
                 e.packets[x] = 0;
                 e.bytes[x] = 0;
                 if let Some(w) = watch.as_deref_mut() {
@@ -1543,7 +1546,13 @@ impl Counting<'_> {
             // A packet, or a flow record within one slot (nearly all of them): the whole
             // of it goes to that slot if the ring still holds it, as the loop below would.
             if sp.last + SLOTS as u64 > head {
-                self.add(e, watch.as_deref_mut(), sp.last, sp.packets, sp.bytes);
+                self.add(
+                    e,
+                    watch.as_deref_mut(),
+                    self.last_ring,
+                    sp.packets,
+                    sp.bytes,
+                );
             }
         } else {
             self.spread_over(e, head, watch.as_deref_mut());
@@ -1567,14 +1576,14 @@ impl Counting<'_> {
         let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
         for x in lo..=hi {
             let (p, b) = (packets.next_share(), bytes.next_share());
-            self.add(e, watch.as_deref_mut(), x, p, b);
+            self.add(e, watch.as_deref_mut(), ring(x), p, b);
         }
     }
 
-    /// Adds packets and bytes to slot `x` of the entry, and to its watch's class counters.
+    /// Adds packets and bytes to ring position `s` of the entry, and to its watch's class
+    /// counters.
     #[inline]
-    fn add<K>(&self, e: &mut Entry<K>, watch: Option<&mut Watch>, x: u64, p: u64, b: u64) {
-        let s = (x % SLOTS as u64) as usize;
+    fn add<K>(&self, e: &mut Entry<K>, watch: Option<&mut Watch>, s: usize, p: u64, b: u64) {
         let p32 = p.min(u64::from(u32::MAX)) as u32;
         e.packets[s] = e.packets[s].saturating_add(p32);
         e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
@@ -1585,6 +1594,12 @@ impl Counting<'_> {
             }
         }
     }
+}
+
+/// Where slot `x` sits in an entry's rings.
+#[inline]
+fn ring(x: u64) -> usize {
+    (x % SLOTS as u64) as usize
 }
 
 /// The window of the entry for `key`: the `window` slots ending at the clock less the lag
@@ -1618,7 +1633,7 @@ fn read_entry<K: Key>(
     // Slots after the head have not been written since the ring last went round: they
     // hold old data, and read as zero.
     for x in lo..=end.min(head) {
-        let k = (x % SLOTS as u64) as usize;
+        let k = ring(x);
         s.pps += u64::from(e.packets[k]);
         s.bps += u64::from(e.bytes[k]) * 8;
         if let Some(w) = classes {

@@ -261,11 +261,17 @@ impl<K: Key> Table<K> {
 
     /// The entry for `key`, made (empty, with `head`) when absent; true when made. `None`
     /// only when the table is full of pinned entries around the key's home slot.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn find_or_insert(&mut self, key: K, head: u64, now: u64) -> Option<(usize, bool)> {
+        // Inline: most records of a flood are for the key of the record before.
         if self.recent.1 != NO_ENTRY && self.recent.0 == key {
             return Some((self.recent.1 as usize, false));
         }
+        self.look_up_or_insert(key, head, now)
+    }
+
+    #[inline(never)]
+    fn look_up_or_insert(&mut self, key: K, head: u64, now: u64) -> Option<(usize, bool)> {
         let hash = self.hash(&key);
         if let Some((_, e)) = self.locate(key, hash) {
             self.recent = (key, e as u32);

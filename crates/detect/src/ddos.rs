@@ -289,17 +289,7 @@ impl Watch {
             }
         };
         if weight > 0 {
-            self.peers.add(peer, weight);
-            if let Some(p) = r.src_port {
-                self.src_ports.add(p, weight);
-                // Port 0 is what flow exporters give trailing fragments: not a reflector.
-                if class == UDP_OTHER && p != 0 {
-                    self.udp_src_ports.add(p, weight);
-                }
-            }
-            if let Some(p) = r.dst_port {
-                self.dst_ports.add(p, weight);
-            }
+            self.sketch(r, class, peer, weight);
         }
         self.packets = self.packets.saturating_add(packets);
         self.bytes = self.bytes.saturating_add(bytes);
@@ -318,6 +308,22 @@ impl Watch {
             self.ttls[usize::from(t >> 6)] |= 1 << (t & 63);
             self.ttl_sum += u64::from(t);
             self.ttl_records += 1;
+        }
+    }
+
+    /// The heavy-hitter part of `observe`, out of line: most records skip it.
+    #[inline(never)]
+    fn sketch(&mut self, r: &FlowRecord, class: usize, peer: IpAddr, weight: u64) {
+        self.peers.add(peer, weight);
+        if let Some(p) = r.src_port {
+            self.src_ports.add(p, weight);
+            // Port 0 is what flow exporters give trailing fragments: not a reflector.
+            if class == UDP_OTHER && p != 0 {
+                self.udp_src_ports.add(p, weight);
+            }
+        }
+        if let Some(p) = r.dst_port {
+            self.dst_ports.add(p, weight);
         }
     }
 

@@ -72,6 +72,8 @@ struct Context {
     exporter: IpAddr,
     domain: u32,
     export_time: Timestamp,
+    /// `export_time` in milliseconds.
+    export_ms: u64,
     /// NetFlow v9 only: router uptime at export, the reference for FIRST/LAST_SWITCHED.
     sys_uptime: u32,
 }
@@ -507,8 +509,9 @@ impl Template {
 /// Per exporter and observation domain: what options data taught us.
 #[derive(Debug, Default)]
 struct DomainState {
-    /// IPFIX systemInitTimeMilliseconds: the zero of flowStart/EndSysUpTime.
-    system_init: Option<Timestamp>,
+    /// IPFIX systemInitTimeMilliseconds (as a `Timestamp` would keep it): the zero of
+    /// flowStart/EndSysUpTime.
+    system_init_ms: Option<u64>,
     /// Sampling rate announced without a sampler id.
     default_rate: Option<u32>,
     /// Sampling rate per sampler (selector) id, bounded.
@@ -649,13 +652,15 @@ fn apply(v: &mut Values, target: Target, b: &[u8]) {
 /// An IPFIX sysUpTime value (u32 milliseconds since `init`) as wall-clock time. The counter
 /// wraps every 2^32 ms, and some exporters write times before their init as negative
 /// offsets; of all the times the value can stand for, the one nearest the export time is meant.
-fn since_init(init: Timestamp, ms: u32, export: Timestamp) -> Timestamp {
+/// `init_ms` and `export_ms` are milliseconds of `Timestamp`s, worked out once per domain
+/// and per datagram rather than twice a record.
+fn since_init(init_ms: u64, ms: u32, export_ms: u64) -> Timestamp {
     // Milliseconds of a `Timestamp` (u64 nanoseconds) stay under 2^45, so every sum here
     // fits an i64 (twice a record, where i128 arithmetic showed in profiles).
     const WRAP: i64 = 1 << 32;
     const MAX_MS: i64 = (u64::MAX / 1_000_000) as i64;
-    let base = init.as_millis() as i64 + i64::from(ms);
-    let diff = export.as_millis() as i64 - base;
+    let base = init_ms as i64 + i64::from(ms);
+    let diff = export_ms as i64 - base;
     // Floor division by 2^32 (`div_euclid` for a positive divisor).
     let wraps = (diff + WRAP / 2) >> 32;
     let t = (base + wraps * WRAP).clamp(0, MAX_MS);
@@ -718,11 +723,13 @@ impl TemplateState {
                 let h = bytes
                     .get(..20)
                     .ok_or(DecodeError::Truncated("NetFlow v9 header"))?;
+                let export_time = Timestamp::from_secs(h.be_u32(8).unwrap_or(0).into());
                 let context = Context {
                     protocol,
                     exporter,
                     domain: h.be_u32(16).unwrap_or(0),
-                    export_time: Timestamp::from_secs(h.be_u32(8).unwrap_or(0).into()),
+                    export_time,
+                    export_ms: export_time.as_millis(),
                     sys_uptime: h.be_u32(4).unwrap_or(0),
                 };
                 (context, &bytes[20..])
@@ -738,11 +745,13 @@ impl TemplateState {
                 let body = bytes
                     .get(16..len)
                     .ok_or(DecodeError::Truncated("IPFIX message"))?;
+                let export_time = Timestamp::from_secs(h.be_u32(4).unwrap_or(0).into());
                 let context = Context {
                     protocol,
                     exporter,
                     domain: h.be_u32(12).unwrap_or(0),
-                    export_time: Timestamp::from_secs(h.be_u32(4).unwrap_or(0).into()),
+                    export_time,
+                    export_ms: export_time.as_millis(),
                     sys_uptime: 0,
                 };
                 (context, body)
@@ -1211,7 +1220,7 @@ fn record_done(
 
 fn learn_options(v: &Values, domain: &mut DomainState, limits: Limits) {
     if let Some(ms) = v.system_init_ms {
-        domain.system_init = Some(Timestamp::from_millis(ms));
+        domain.system_init_ms = Some(Timestamp::from_millis(ms).as_millis());
     }
     let Some(rate) = v.sampling_rate() else {
         return;
@@ -1267,9 +1276,9 @@ fn emit(
                 Protocol::Ipfix => {
                     let init = v
                         .system_init_ms
-                        .map(Timestamp::from_millis)
-                        .or(domain.system_init)?;
-                    Some(since_init(init, ms, c.export_time))
+                        .map(|ms| Timestamp::from_millis(ms).as_millis())
+                        .or(domain.system_init_ms)?;
+                    Some(since_init(init, ms, c.export_ms))
                 }
             },
         }
@@ -1725,7 +1734,10 @@ mod tests {
                     let export = Timestamp::from_millis(e.saturating_sub(rng >> 40 & 7));
                     let ms = (rng >> 11) as u32;
                     for ms in [ms, 0, u32::MAX, 1 << 31] {
-                        assert_eq!(since_init(init, ms, export), wide(init, ms, export));
+                        assert_eq!(
+                            since_init(init.as_millis(), ms, export.as_millis()),
+                            wide(init, ms, export)
+                        );
                     }
                 }
             }
@@ -1737,20 +1749,20 @@ mod tests {
         let init = Timestamp::from_millis(NOW.as_millis() - 10_000);
         // 5 s after init.
         assert_eq!(
-            since_init(init, 5_000, NOW).as_millis(),
+            since_init(init.as_millis(), 5_000, NOW.as_millis()).as_millis(),
             init.as_millis() + 5_000
         );
         // Written as a negative offset (one hour before init) in an unsigned field.
         let before = (-3_600_000i32) as u32;
         assert_eq!(
-            since_init(init, before, NOW).as_millis(),
+            since_init(init.as_millis(), before, NOW.as_millis()).as_millis(),
             init.as_millis() - 3_600_000
         );
         // After a wrap: init 60 days ago, uptime counter past 2^32 ms.
         let old = Timestamp::from_millis(NOW.as_millis() - 60 * 86_400_000);
         let ms = ((60 * 86_400_000u64 - 1_000) % (1 << 32)) as u32;
         assert_eq!(
-            since_init(old, ms, NOW).as_millis(),
+            since_init(old.as_millis(), ms, NOW.as_millis()).as_millis(),
             NOW.as_millis() - 1_000
         );
     }

@@ -784,10 +784,10 @@ impl ScanDetector {
             return;
         }
         // The pair's bucket is read now, so that its cache miss overlaps the source's.
-        let pair = port.map(|_| {
+        let pair = port.map(|p| {
             let h = self.hash_pair((src, dst));
             self.pairs.touch(h);
-            h
+            (p, h)
         });
         let i = match self.sources.find(src, hs) {
             Some(i) => i,
@@ -858,7 +858,7 @@ impl ScanDetector {
         if let Some(key) = due {
             self.queue(key, t);
         }
-        if let (Some(p), Some(h)) = (port, pair) {
+        if let Some((p, h)) = pair {
             self.probe_port(src, dst, h, direction, proto, p, t);
         }
     }

@@ -116,8 +116,9 @@ pub struct ScanStats {
     pub state_bytes: usize,
 }
 
-/// A 512-bit linear-counting sketch of distinct values.
+/// A 512-bit linear-counting sketch of distinct values, one cache line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(align(64))]
 struct Distinct([u64; SKETCH_WORDS]);
 
 impl Distinct {
@@ -263,44 +264,49 @@ fn role(r: &FlowRecord) -> Role {
     }
 }
 
-/// Counting state of one source in its current window (horizontal scans).
+/// Counting state of one source in its current window (horizontal scans). Laid out in
+/// four cache lines: the two sketches, then everything a probe reads or writes besides its
+/// sketch bit in the last two, so a probe touches three lines of its entry.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct SourceEntry {
-    addr: IpAddr,
-    direction: Direction,
+    hosts: Distinct,
+    hosts_answered: Distinct,
     window_start: u64,
     /// First and last probe times (ns) in the window: last also orders eviction.
     first_ns: u64,
     last_ns: u64,
     probes: u64,
-    hosts: Distinct,
-    hosts_answered: Distinct,
     /// Distinct destination ports over all hosts, roughly (64-bit linear counting: enough
     /// to tell one port from many).
     ports: u64,
+    top_ports: SpaceSaving<u16, 4, u32>,
+    addr: IpAddr,
     /// Some probed host and the length of the prefix all probed hosts share.
     first_host: IpAddr,
+    direction: Direction,
     common_len: u8,
     protocols: u8,
-    top_ports: SpaceSaving<u16, 4>,
     /// An open horizontal scan: not evicted.
     open: bool,
     pending: bool,
 }
 
-/// Counting state of one (source, host) pair in its current window (vertical scans).
+/// Counting state of one (source, host) pair in its current window (vertical scans), laid
+/// out as `SourceEntry` is.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct PairEntry {
-    key: (IpAddr, IpAddr),
-    direction: Direction,
+    ports: Distinct,
+    answered: Distinct,
     window_start: u64,
     first_ns: u64,
     last_ns: u64,
     probes: u64,
-    ports: Distinct,
-    answered: Distinct,
+    top_ports: SpaceSaving<u16, 4, u32>,
+    key: (IpAddr, IpAddr),
+    direction: Direction,
     protocols: u8,
-    top_ports: SpaceSaving<u16, 4>,
     open: bool,
     pending: bool,
 }
@@ -344,11 +350,62 @@ impl Slot for PairEntry {
 #[repr(C, align(64))]
 struct Bucket {
     /// A 16-bit tag of each way's hash (0: empty; a key whose tag is 0 is stored as 1), so
-    /// that a lookup reads one line of tags, not eight entries of 300 bytes, and a key is
+    /// that a lookup reads one line of tags, not eight entries of 256 bytes, and a key is
     /// compared only when its tag matches (one time in 8,000 for an absent key).
     tags: [u16; WAYS],
     /// The entry number of each occupied way.
     slots: [u32; WAYS],
+}
+
+/// Entries per chunk of `Entries`: 64 KiB of 256-byte entries.
+const CHUNK: usize = 256;
+
+/// The entries of a table, in fixed-size chunks: growing allocates a chunk and never
+/// moves the entries already there (a `Vec` of cache-line-aligned entries would be copied
+/// whole on every doubling, since the allocator cannot remap an over-aligned block).
+#[derive(Debug)]
+struct Entries<E> {
+    chunks: Vec<Vec<E>>,
+    len: usize,
+}
+
+impl<E> Entries<E> {
+    fn new() -> Self {
+        Entries {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn get(&self, n: usize) -> Option<&E> {
+        self.chunks.get(n / CHUNK)?.get(n % CHUNK)
+    }
+
+    #[inline]
+    fn get_mut(&mut self, n: usize) -> Option<&mut E> {
+        self.chunks.get_mut(n / CHUNK)?.get_mut(n % CHUNK)
+    }
+
+    /// Appends an entry and returns its number.
+    fn push(&mut self, e: E) -> usize {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(e);
+        }
+        self.len += 1;
+        self.len - 1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &E> {
+        self.chunks.iter().flatten()
+    }
+
+    fn bytes(&self) -> usize {
+        self.chunks.capacity() * size_of::<Vec<E>>() + self.chunks.len() * CHUNK * size_of::<E>()
+    }
 }
 
 /// A set-associative table of at most `max` entries (rounded up to whole buckets), grown
@@ -360,7 +417,7 @@ struct Bucket {
 #[derive(Debug)]
 struct Table<E> {
     buckets: Vec<Bucket>,
-    entries: Vec<E>,
+    entries: Entries<E>,
     /// Entries no slot names (lost when a bucket of the grown table overflowed), reused by
     /// the next insertions.
     unused: Vec<u32>,
@@ -375,7 +432,7 @@ impl<E: Slot> Table<E> {
         let max_buckets = max.div_ceil(WAYS).max(1);
         Table {
             buckets: vec![Bucket::default(); INITIAL_BUCKETS.min(max_buckets)],
-            entries: Vec::new(),
+            entries: Entries::new(),
             unused: Vec::new(),
             max_buckets,
             len: 0,
@@ -452,10 +509,7 @@ impl<E: Slot> Table<E> {
                     }
                     n
                 }
-                None => {
-                    self.entries.push(e);
-                    (self.entries.len() - 1) as u32
-                }
+                None => self.entries.push(e) as u32,
             };
             let bucket = self.buckets.get_mut(b)?;
             bucket.slots[w] = n;
@@ -520,7 +574,7 @@ impl<E: Slot> Table<E> {
     fn bytes(&self) -> usize {
         self.buckets.capacity() * size_of::<Bucket>()
             + self.unused.capacity() * size_of::<u32>()
-            + self.entries.capacity() * size_of::<E>()
+            + self.entries.bytes()
     }
 }
 
@@ -1049,7 +1103,7 @@ impl ScanDetector {
 
     /// What the counting entry of `key` says now; `None` once it was evicted.
     fn read(&self, key: ScanKey) -> Option<Reading> {
-        let top = |sketch: &SpaceSaving<u16, 4>, probes: u64| -> Vec<TopPort> {
+        let top = |sketch: &SpaceSaving<u16, 4, u32>, probes: u64| -> Vec<TopPort> {
             let total = probes.max(1) as f64;
             sketch
                 .top(4, TOP_MIN_SHARE)
@@ -1334,6 +1388,17 @@ mod tests {
         r.dst_port = Some(dp);
         r.tcp_flags = Some(flags);
         r
+    }
+
+    /// A probe touches three cache lines of each entry (see `SourceEntry`): the entries
+    /// must stay four whole lines.
+    #[test]
+    fn entries_are_four_cache_lines() {
+        assert_eq!(size_of::<SourceEntry>(), 256);
+        assert_eq!(size_of::<PairEntry>(), 256);
+        assert_eq!(align_of::<SourceEntry>(), 64);
+        assert_eq!(std::mem::offset_of!(SourceEntry, window_start), 128);
+        assert_eq!(std::mem::offset_of!(PairEntry, window_start), 128);
     }
 
     fn udp(src: &str, dst: &str, sp: u16, dp: u16) -> FlowRecord {

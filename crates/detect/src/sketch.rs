@@ -1,75 +1,109 @@
 //! Space-Saving heavy hitters (Metwally et al., 2005): the top keys of a stream in N fixed
 //! slots. Every count overestimates by at most its `err`, so `count - err` is a sure floor.
 
-/// N counters; a new key takes over the smallest one. Memory never grows, whatever the
-/// number of distinct keys (a spoofed-source flood has millions).
-#[derive(Clone, Debug)]
-pub(crate) struct SpaceSaving<K, const N: usize> {
-    keys: [K; N],
-    counts: [u64; N],
-    errs: [u64; N],
-    len: usize,
-    total: u64,
+/// A sketch's counter: `u64` for weights scaled by sampling rates, `u32` where each key
+/// adds one at a time and the sketch lives one window (half the bytes, fewer cache lines).
+/// Counts saturate.
+pub(crate) trait Count: Copy + Ord + Default + std::ops::Sub<Output = Self> {
+    fn plus(self, weight: u64) -> Self;
+    fn wide(self) -> u64;
 }
 
-impl<K: Copy + Eq, const N: usize> SpaceSaving<K, N> {
+impl Count for u64 {
+    #[inline]
+    fn plus(self, weight: u64) -> Self {
+        self.saturating_add(weight)
+    }
+    #[inline]
+    fn wide(self) -> u64 {
+        self
+    }
+}
+
+impl Count for u32 {
+    #[inline]
+    fn plus(self, weight: u64) -> Self {
+        self.saturating_add(u32::try_from(weight).unwrap_or(u32::MAX))
+    }
+    #[inline]
+    fn wide(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+/// N counters; a new key takes over the smallest one. Memory never grows, whatever the
+/// number of distinct keys (a spoofed-source flood has millions). N is at most 255.
+#[derive(Clone, Debug)]
+pub(crate) struct SpaceSaving<K, const N: usize, C = u64> {
+    keys: [K; N],
+    counts: [C; N],
+    errs: [C; N],
+    total: C,
+    len: u8,
+}
+
+impl<K: Copy + Eq, const N: usize, C: Count> SpaceSaving<K, N, C> {
     /// An empty sketch; `fill` only initialises unused slots.
     pub(crate) fn new(fill: K) -> Self {
+        const { assert!(N <= u8::MAX as usize) };
         SpaceSaving {
             keys: [fill; N],
-            counts: [0; N],
-            errs: [0; N],
+            counts: [C::default(); N],
+            errs: [C::default(); N],
+            total: C::default(),
             len: 0,
-            total: 0,
         }
     }
 
     #[inline]
     pub(crate) fn add(&mut self, key: K, weight: u64) {
-        self.total = self.total.saturating_add(weight);
-        if let Some(i) = self.keys[..self.len].iter().position(|&k| k == key) {
-            self.counts[i] = self.counts[i].saturating_add(weight);
+        self.total = self.total.plus(weight);
+        let len = usize::from(self.len);
+        if let Some(i) = self.keys[..len].iter().position(|&k| k == key) {
+            self.counts[i] = self.counts[i].plus(weight);
             return;
         }
-        if self.len < N {
-            self.keys[self.len] = key;
-            self.counts[self.len] = weight;
-            self.errs[self.len] = 0;
+        if len < N {
+            self.keys[len] = key;
+            self.counts[len] = C::default().plus(weight);
+            self.errs[len] = C::default();
             self.len += 1;
             return;
         }
         // The first of the smallest counts, found in two passes that need no carried index
         // (so they vectorise) rather than one that compares against the running minimum.
-        let least = self.counts.iter().copied().min().unwrap_or(0);
+        let least = self.counts.iter().copied().min().unwrap_or_default();
         let min = self.counts.iter().position(|&c| c == least).unwrap_or(0);
         self.keys[min] = key;
         self.errs[min] = self.counts[min];
-        self.counts[min] = self.counts[min].saturating_add(weight);
+        self.counts[min] = self.counts[min].plus(weight);
     }
 
     /// Weight added since the sketch was made.
     pub(crate) fn total(&self) -> u64 {
-        self.total
+        self.total.wide()
     }
 
     /// Sum of the sure floors: how much of the stream the tracked keys certainly carry. Near
     /// zero when the stream has far more distinct keys than slots.
     pub(crate) fn guaranteed(&self) -> u64 {
-        (0..self.len).map(|i| self.counts[i] - self.errs[i]).sum()
+        (0..usize::from(self.len))
+            .map(|i| (self.counts[i] - self.errs[i]).wide())
+            .sum()
     }
 
     /// Up to `n` keys that certainly carry at least `min_share` of the stream, with their
     /// estimated counts, heaviest first (ties by slot, so runs are reproducible). The floor
     /// keeps the noise of a random-port flood, whose slots hold whatever came last, out.
     pub(crate) fn top(&self, n: usize, min_share: f64) -> Vec<(K, u64)> {
-        let floor = (self.total as f64 * min_share) as u64;
-        let mut idx: Vec<usize> = (0..self.len)
-            .filter(|&i| self.counts[i] - self.errs[i] >= floor.max(2))
+        let floor = (self.total.wide() as f64 * min_share) as u64;
+        let mut idx: Vec<usize> = (0..usize::from(self.len))
+            .filter(|&i| (self.counts[i] - self.errs[i]).wide() >= floor.max(2))
             .collect();
         idx.sort_by(|&a, &b| self.counts[b].cmp(&self.counts[a]).then(a.cmp(&b)));
         idx.into_iter()
             .take(n)
-            .map(|i| (self.keys[i], self.counts[i]))
+            .map(|i| (self.keys[i], self.counts[i].wide()))
             .collect()
     }
 }

@@ -31,7 +31,13 @@ impl Load {
 
     #[inline(always)]
     fn read<const W: usize>(self, win: &[u8; W]) -> u64 {
-        word(win, self.at) >> self.shr & self.mask
+        self.present(win) & self.mask
+    }
+
+    /// The field of a template known to have it: the shift alone leaves only its bytes.
+    #[inline(always)]
+    fn present<const W: usize>(self, win: &[u8; W]) -> u64 {
+        word(win, self.at) >> self.shr
     }
 }
 
@@ -72,9 +78,9 @@ impl Addr {
             IpAddr::V6(Ipv6Addr::from(a))
         };
         match self {
-            Addr::V4(a) => IpAddr::V4(Ipv4Addr::from(a.read(win) as u32)),
+            Addr::V4(a) => IpAddr::V4(Ipv4Addr::from(a.present(win) as u32)),
             Addr::V6(h, l) => v6(h, l),
-            Addr::Either(a, h, l) => match a.read(win) as u32 {
+            Addr::Either(a, h, l) => match a.present(win) as u32 {
                 0 => v6(h, l),
                 a => IpAddr::V4(Ipv4Addr::from(a)),
             },
@@ -382,9 +388,10 @@ impl Direct {
         let has = self.has;
         let protocol = self.protocol.read(win) as u8;
         let ported = matches!(protocol, 6 | 17 | 132 | 33);
-        let dst_port = has.dst_port.then(|| self.dst_port.read(win) as u16);
-        let start = s.start.time(self.start.read(win));
-        let end = s.end.time(self.end.read(win));
+        let dst_port = has.dst_port.then(|| self.dst_port.present(win) as u16);
+        // Without a time field the clock is `None` and ignores what the load read.
+        let start = s.start.time(self.start.present(win));
+        let end = s.end.time(self.end.present(win));
         let (start, end) = match (start, end) {
             (Some(s), Some(e)) => (s, e),
             (Some(s), None) => (s, s),
@@ -392,7 +399,7 @@ impl Direct {
             (None, None) => (s.export_time, s.export_time),
         };
         record.sampling_rate = if has.sampler_id {
-            let id = self.sampler_id.read(win);
+            let id = self.sampler_id.present(win);
             domain
                 .samplers
                 .iter()
@@ -409,12 +416,12 @@ impl Direct {
         };
         (record.icmp_type, record.icmp_code) = if matches!(protocol, 1 | 58) {
             let (t, c) = if has.icmp_type_code {
-                let tc = self.icmp_type_code.read(win);
+                let tc = self.icmp_type_code.present(win);
                 (Some((tc >> 8) as u8), Some(tc as u8))
             } else {
                 (
-                    has.icmp_type.then(|| self.icmp_type.read(win) as u8),
-                    has.icmp_code.then(|| self.icmp_code.read(win) as u8),
+                    has.icmp_type.then(|| self.icmp_type.present(win) as u8),
+                    has.icmp_code.then(|| self.icmp_code.present(win) as u8),
                 )
             };
             // Exporters without ICMP fields put type << 8 | code in the destination port.
@@ -428,15 +435,16 @@ impl Direct {
         };
         record.src_addr = self.src.read(win);
         record.dst_addr = self.dst.read(win);
-        record.src_port = (has.src_port && ported).then(|| self.src_port.read(win) as u16);
+        record.src_port = (has.src_port && ported).then(|| self.src_port.present(win) as u16);
         record.dst_port = dst_port.filter(|_| ported);
         record.ip_protocol = protocol;
-        record.tcp_flags = (has.tcp_flags && protocol == 6).then(|| self.tcp_flags.read(win) as u8);
+        record.tcp_flags =
+            (has.tcp_flags && protocol == 6).then(|| self.tcp_flags.present(win) as u8);
         record.start = start;
         record.end = end;
-        record.in_if = has.in_if.then(|| self.in_if.read(win) as u32);
-        record.out_if = has.out_if.then(|| self.out_if.read(win) as u32);
-        record.ttl = has.ttl.then(|| self.ttl.read(win) as u8);
+        record.in_if = has.in_if.then(|| self.in_if.present(win) as u32);
+        record.out_if = has.out_if.then(|| self.out_if.present(win) as u32);
+        record.ttl = has.ttl.then(|| self.ttl.present(win) as u8);
         record.fragment = has.fragment.then(|| {
             self.fragment_flags.read(win) & 0x20 != 0 || self.fragment_offset.read(win) != 0
         });

@@ -499,7 +499,7 @@ impl Template {
         } else {
             Plan::default()
         };
-        let direct = if fixed && !options {
+        let direct = if fixed && !options && !direct::general_only() {
             direct::Direct::new(&fields, min_len)
         } else {
             None

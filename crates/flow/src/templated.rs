@@ -10,6 +10,8 @@ use foldhash::fast::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+mod direct;
+
 /// Field length that announces an IPFIX variable-length field (RFC 7011 §7).
 const VARLEN: u16 = u16::MAX;
 
@@ -437,6 +439,9 @@ struct Template {
     /// For fixed-length templates: where the fields we use are, so a record is decoded
     /// without walking the skipped ones.
     plan: Plan,
+    /// For fixed-length flow templates of the usual fields: the faster plan that writes
+    /// records without going through `Values` (see `direct`).
+    direct: Option<direct::Direct>,
     /// Shortest possible record (a variable-length field counts its one length byte).
     min_len: usize,
     /// True when no field is variable-length, so every record is `min_len` bytes.
@@ -494,11 +499,17 @@ impl Template {
         } else {
             Plan::default()
         };
+        let direct = if fixed && !options && !direct::general_only() {
+            direct::Direct::new(&fields, min_len)
+        } else {
+            None
+        };
         Ok(Template {
             options,
             specs: specs.into(),
             fields: fields.into_boxed_slice(),
             plan,
+            direct,
             min_len,
             fixed,
             last_used,
@@ -507,7 +518,7 @@ impl Template {
 }
 
 /// Per exporter and observation domain: what options data taught us.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct DomainState {
     /// IPFIX systemInitTimeMilliseconds (as a `Timestamp` would keep it): the zero of
     /// flowStart/EndSysUpTime.
@@ -1169,6 +1180,10 @@ fn decode_records(
     stats: &mut DecodeStats,
     sink: &mut impl RecordSink,
 ) -> Result<(), DecodeError> {
+    if let Some(d) = &t.direct {
+        d.decode_set(set, c, domain, record, &mut stats.records, sink);
+        return Ok(());
+    }
     if t.fixed {
         // Trailing bytes shorter than a record are padding.
         let mut v = Values::default();

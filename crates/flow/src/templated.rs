@@ -531,6 +531,85 @@ struct DomainState {
     last_used: u64,
 }
 
+impl DomainState {
+    /// The rate options data announced for sampler `id`.
+    #[inline]
+    fn sampler_rate(&self, id: u64) -> Option<u32> {
+        self.samplers
+            .iter()
+            .find(|(s, _)| *s == id)
+            .map(|(_, r)| *r)
+    }
+}
+
+/// How a data record's fields become a `FlowRecord`, shared by `emit` and the direct plan
+/// (`direct`) so that the two paths cannot drift apart.
+mod shape {
+    use crate::Timestamp;
+
+    /// Protocols whose records carry ports (TCP, UDP, SCTP, DCCP).
+    #[inline(always)]
+    pub(super) fn ported(protocol: u8) -> bool {
+        matches!(protocol, 6 | 17 | 132 | 33)
+    }
+
+    /// The flow's start and end: one stands for the other when missing, the export time
+    /// for both.
+    #[inline(always)]
+    pub(super) fn start_end(
+        start: Option<Timestamp>,
+        end: Option<Timestamp>,
+        export: Timestamp,
+    ) -> (Timestamp, Timestamp) {
+        match (start, end) {
+            (Some(s), Some(e)) => (s, e),
+            (Some(s), None) => (s, s),
+            (None, Some(e)) => (e, e),
+            (None, None) => (export, export),
+        }
+    }
+
+    /// Packets and bytes: the egress counters when the ingress ones are both zero.
+    #[inline(always)]
+    pub(super) fn counters(
+        packets: u64,
+        bytes: u64,
+        out: impl FnOnce() -> (u64, u64),
+    ) -> (u64, u64) {
+        if packets == 0 && bytes == 0 {
+            out()
+        } else {
+            (packets, bytes)
+        }
+    }
+
+    /// ICMP type and code for ICMP and ICMPv6 records, none for others. Exporters without
+    /// ICMP fields (softflowd, pmacct) put type << 8 | code in the destination port, as
+    /// NetFlow v5 did.
+    #[inline(always)]
+    pub(super) fn icmp(
+        protocol: u8,
+        icmp_type: Option<u8>,
+        icmp_code: Option<u8>,
+        dst_port: Option<u16>,
+    ) -> (Option<u8>, Option<u8>) {
+        if !matches!(protocol, 1 | 58) {
+            return (None, None);
+        }
+        let from_port = dst_port.filter(|_| icmp_type.is_none());
+        (
+            icmp_type.or(from_port.map(|p| (p >> 8) as u8)),
+            icmp_code.or(from_port.map(|p| p as u8)),
+        )
+    }
+
+    /// A time given as microseconds before the export.
+    #[inline(always)]
+    pub(super) fn before_export(export: Timestamp, us: u32) -> Timestamp {
+        Timestamp::from_nanos(export.as_nanos().saturating_sub(u64::from(us) * 1_000))
+    }
+}
+
 /// A data set that came before its template.
 #[derive(Debug)]
 struct Pending {
@@ -1281,11 +1360,7 @@ fn emit(
     let time = |t: Option<Time>| -> Option<Timestamp> {
         match t? {
             Time::Absolute(ts) => Some(ts),
-            Time::DeltaMicros(us) => Some(Timestamp::from_nanos(
-                c.export_time
-                    .as_nanos()
-                    .saturating_sub(u64::from(us) * 1_000),
-            )),
+            Time::DeltaMicros(us) => Some(shape::before_export(c.export_time, us)),
             Time::Uptime(ms) => match c.protocol {
                 Protocol::V9 => Some(uptime_to_time(c.export_time, c.sys_uptime, ms)),
                 Protocol::Ipfix => {
@@ -1298,42 +1373,17 @@ fn emit(
             },
         }
     };
-    let (start, end) = match (time(v.start), time(v.end)) {
-        (Some(s), Some(e)) => (s, e),
-        (Some(s), None) => (s, s),
-        (None, Some(e)) => (e, e),
-        (None, None) => (c.export_time, c.export_time),
-    };
+    let (start, end) = shape::start_end(time(v.start), time(v.end), c.export_time);
     let rate = v
         .sampler_id
-        .and_then(|id| {
-            domain
-                .samplers
-                .iter()
-                .find(|(s, _)| *s == id)
-                .map(|(_, r)| *r)
-        })
+        .and_then(|id| domain.sampler_rate(id))
         .or_else(|| v.sampling_rate())
         .or(domain.default_rate)
         .unwrap_or(1);
 
-    let ported = matches!(v.protocol, 6 | 17 | 132 | 33);
-    let (packets, bytes) = if v.packets == 0 && v.bytes == 0 {
-        (v.out_packets, v.out_bytes)
-    } else {
-        (v.packets, v.bytes)
-    };
-    let (icmp_type, icmp_code) = if matches!(v.protocol, 1 | 58) {
-        // Exporters without ICMP fields (softflowd, pmacct) put type << 8 | code in the
-        // destination port, as NetFlow v5 did.
-        let from_port = v.dst_port.filter(|_| v.icmp_type.is_none());
-        (
-            v.icmp_type.or(from_port.map(|p| (p >> 8) as u8)),
-            v.icmp_code.or(from_port.map(|p| p as u8)),
-        )
-    } else {
-        (None, None)
-    };
+    let ported = shape::ported(v.protocol);
+    let (packets, bytes) = shape::counters(v.packets, v.bytes, || (v.out_packets, v.out_bytes));
+    let (icmp_type, icmp_code) = shape::icmp(v.protocol, v.icmp_type, v.icmp_code, v.dst_port);
     // One write of the whole record, not an empty one and then its fields.
     *record = FlowRecord {
         exporter: Some(c.exporter),

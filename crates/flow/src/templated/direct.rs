@@ -3,7 +3,7 @@
 //! into the `FlowRecord`, without the `Values` the general path fills first. Templates it
 //! cannot take (options, fields that combine or repeat, records under 8 bytes) keep that path.
 
-use super::{since_init, Context, DomainState, Field, Protocol as Wire, Target};
+use super::{shape, since_init, Context, DomainState, Field, Protocol as Wire, Target};
 use crate::netflow5::uptime_to_time;
 use crate::{FlowRecord, RecordSink, Timestamp};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -145,9 +145,7 @@ impl Clock {
             Clock::Millis => Timestamp::from_millis(x),
             // Seconds since 1900 in the high word, the fraction in the low one.
             Clock::Ntp => Timestamp::from_ntp((x >> 32) as u32, x as u32),
-            Clock::DeltaMicros(export) => {
-                Timestamp::from_nanos(export.as_nanos().saturating_sub((x as u32 as u64) * 1_000))
-            }
+            Clock::DeltaMicros(export) => shape::before_export(export, x as u32),
             Clock::V9Uptime(export, uptime) => uptime_to_time(export, uptime, x as u32),
             Clock::SinceInit(init, export) => since_init(init, x as u32, export),
         })
@@ -401,33 +399,23 @@ impl Direct {
     ) {
         let has = self.has;
         let protocol = self.protocol.read(win) as u8;
-        let ported = matches!(protocol, 6 | 17 | 132 | 33);
+        let ported = shape::ported(protocol);
         let dst_port = has.dst_port.then(|| self.dst_port.present(win) as u16);
         // Without a time field the clock is `None` and ignores what the load read.
         let start = s.start.time(self.start.present(win));
         let end = s.end.time(self.end.present(win));
-        let (start, end) = match (start, end) {
-            (Some(s), Some(e)) => (s, e),
-            (Some(s), None) => (s, s),
-            (None, Some(e)) => (e, e),
-            (None, None) => (s.export_time, s.export_time),
-        };
+        let (start, end) = shape::start_end(start, end, s.export_time);
         record.sampling_rate = if has.sampler_id {
-            let id = self.sampler_id.present(win);
             domain
-                .samplers
-                .iter()
-                .find(|(s, _)| *s == id)
-                .map_or(s.rate, |(_, r)| *r)
+                .sampler_rate(self.sampler_id.present(win))
+                .unwrap_or(s.rate)
         } else {
             s.rate
         };
-        let (bytes, packets) = (self.bytes.read(win), self.packets.read(win));
-        (record.packets, record.bytes) = if packets == 0 && bytes == 0 {
-            (self.out_packets.read(win), self.out_bytes.read(win))
-        } else {
-            (packets, bytes)
-        };
+        (record.packets, record.bytes) =
+            shape::counters(self.packets.read(win), self.bytes.read(win), || {
+                (self.out_packets.read(win), self.out_bytes.read(win))
+            });
         (record.icmp_type, record.icmp_code) = if matches!(protocol, 1 | 58) {
             let (t, c) = if has.icmp_type_code {
                 let tc = self.icmp_type_code.present(win);
@@ -438,12 +426,7 @@ impl Direct {
                     has.icmp_code.then(|| self.icmp_code.present(win) as u8),
                 )
             };
-            // Exporters without ICMP fields put type << 8 | code in the destination port.
-            let from_port = dst_port.filter(|_| t.is_none());
-            (
-                t.or(from_port.map(|p| (p >> 8) as u8)),
-                c.or(from_port.map(|p| p as u8)),
-            )
+            shape::icmp(protocol, t, c, dst_port)
         } else {
             (None, None)
         };

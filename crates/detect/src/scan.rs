@@ -898,7 +898,10 @@ impl ScanDetector {
         }
         s.common_len = s.common_len.min(common_prefix(s.first_host, dst));
         let mut due = None;
-        if s.hosts.insert(hash_addr(dst, seed))
+        // The window's first host is in the sketch already: a flood's repeated probes of
+        // one host leave the sketch's cache line alone.
+        if dst != s.first_host
+            && s.hosts.insert(hash_addr(dst, seed))
             && !s.open
             && !s.pending
             && s.hosts.ones() >= min_ones
@@ -972,8 +975,11 @@ impl ScanDetector {
         p.last_ns = p.last_ns.max(t);
         p.probes += 1;
         p.protocols |= proto;
-        p.top_ports.add(port, 1);
-        if p.ports.insert(hash_port(port, seed))
+        // A port that holds a top-ports slot was put in the sketch when it came this
+        // window, so the sketch's cache line is read only for a port not seen lately.
+        let seen = p.top_ports.add(port, 1);
+        if !seen
+            && p.ports.insert(hash_port(port, seed))
             && !p.open
             && !p.pending
             && p.ports.ones() >= min_ones

@@ -55,20 +55,21 @@ impl<K: Copy + Eq, const N: usize, C: Count> SpaceSaving<K, N, C> {
         }
     }
 
+    /// Counts `weight` for `key`; true when the key already held a slot.
     #[inline]
-    pub(crate) fn add(&mut self, key: K, weight: u64) {
+    pub(crate) fn add(&mut self, key: K, weight: u64) -> bool {
         self.total = self.total.plus(weight);
         let len = usize::from(self.len);
         if let Some(i) = self.keys[..len].iter().position(|&k| k == key) {
             self.counts[i] = self.counts[i].plus(weight);
-            return;
+            return true;
         }
         if len < N {
             self.keys[len] = key;
             self.counts[len] = C::default().plus(weight);
             self.errs[len] = C::default();
             self.len += 1;
-            return;
+            return false;
         }
         // The first of the smallest counts, found in two passes that need no carried index
         // (so they vectorise) rather than one that compares against the running minimum.
@@ -77,6 +78,7 @@ impl<K: Copy + Eq, const N: usize, C: Count> SpaceSaving<K, N, C> {
         self.keys[min] = key;
         self.errs[min] = self.counts[min];
         self.counts[min] = self.counts[min].plus(weight);
+        false
     }
 
     /// Weight added since the sketch was made.

@@ -199,6 +199,42 @@ impl Shares {
     }
 }
 
+/// A record spread over several slots, as shares of the ring: the share of slot `x` at
+/// position `ring(x)`, for the slots from `from` (the record's newest `SLOTS` at most) to
+/// its last; zero at the other positions. Worked out once per record, then added to its
+/// host's and its prefix's rings lane by lane.
+#[derive(Clone, Copy, Debug)]
+struct RingShares {
+    from: u64,
+    packets: [u32; SLOTS],
+    bytes: [u32; SLOTS],
+}
+
+impl RingShares {
+    #[inline(never)]
+    fn new(sp: &Spread) -> Self {
+        let from = sp.first.max((sp.last + 1).saturating_sub(SLOTS as u64));
+        let (mut p, mut b) = (sp.shares(sp.packets, from), sp.shares(sp.bytes, from));
+        let mut shares = RingShares {
+            from,
+            packets: [0; SLOTS],
+            bytes: [0; SLOTS],
+        };
+        let mut k = ring(from);
+        for _ in from..=sp.last {
+            shares.packets[k] = clamp32(p.next_share());
+            shares.bytes[k] = clamp32(b.next_share());
+            k = if k + 1 == SLOTS { 0 } else { k + 1 };
+        }
+        shares
+    }
+}
+
+#[inline]
+fn clamp32(x: u64) -> u32 {
+    x.min(u64::from(u32::MAX)) as u32
+}
+
 /// Close watch on one address or prefix: counters per class and the fingerprint. Kept only
 /// for the few that come near a threshold, in a fixed-size slab.
 #[derive(Clone, Debug)]
@@ -574,10 +610,17 @@ impl DdosDetector {
             self.stats.records_unprotected += 1;
             return;
         }
+        let shares;
         let c = Counting {
             now_slot: self.now_slot,
             spread: &spread,
             last_ring: ring(spread.last),
+            shares: if spread.first == spread.last {
+                None
+            } else {
+                shares = RingShares::new(&spread);
+                Some(&shares)
+            },
             class: class::classify(r),
             fragment: r.fragment == Some(true),
             record: r,
@@ -1509,6 +1552,8 @@ struct Counting<'a> {
     spread: &'a Spread,
     /// Where `spread.last` sits in the rings, worked out once for the host and the prefix.
     last_ring: usize,
+    /// The shares of a record over several slots (`None` for one slot).
+    shares: Option<&'a RingShares>,
     class: usize,
     fragment: bool,
     record: &'a FlowRecord,
@@ -1548,20 +1593,21 @@ impl Counting<'_> {
             e.set_head(head);
         }
         e.lag = self.now_slot.saturating_sub(head).min(u64::from(u16::MAX)) as u16;
-        if sp.first == sp.last {
-            // A packet, or a flow record within one slot (nearly all of them): the whole
-            // of it goes to that slot if the ring still holds it, as the loop below would.
-            if sp.last + SLOTS as u64 > head {
-                self.add(
-                    e,
-                    watch.as_deref_mut(),
-                    self.last_ring,
-                    sp.packets,
-                    sp.bytes,
-                );
+        match self.shares {
+            // A packet, or a flow record within one slot (nearly all packets and most
+            // records): the whole of it goes to that slot if the ring still holds it.
+            None => {
+                if sp.last + SLOTS as u64 > head {
+                    self.add(
+                        e,
+                        watch.as_deref_mut(),
+                        self.last_ring,
+                        sp.packets,
+                        sp.bytes,
+                    );
+                }
             }
-        } else {
-            self.spread_over(e, head, watch.as_deref_mut());
+            Some(shares) => self.spread_over(e, head, watch.as_deref_mut(), shares),
         }
         if let Some(w) = watch {
             w.observe(self.record, self.class, peer, sp.packets, sp.bytes);
@@ -1575,14 +1621,36 @@ impl Counting<'_> {
     }
 
     /// Adds a record spanning several slots to those of them the ring holds, in exact shares.
-    fn spread_over<K>(&self, e: &mut Entry<K>, head: u64, mut watch: Option<&mut Watch>) {
-        let sp = self.spread;
-        let lo = sp.first.max((head + 1).saturating_sub(SLOTS as u64));
-        let hi = sp.last.min(head);
-        let (mut packets, mut bytes) = (sp.shares(sp.packets, lo), sp.shares(sp.bytes, lo));
-        for x in lo..=hi {
-            let (p, b) = (packets.next_share(), bytes.next_share());
-            self.add(e, watch.as_deref_mut(), ring(x), p, b);
+    /// `head` is at least the record's last slot.
+    fn spread_over<K>(
+        &self,
+        e: &mut Entry<K>,
+        head: u64,
+        mut watch: Option<&mut Watch>,
+        shares: &RingShares,
+    ) {
+        let last = self.spread.last;
+        if head == last {
+            // The entry's newest slot is the record's (nearly always): every lane of the
+            // shares is a slot the ring holds, the others add zero.
+            add_lanes(&mut e.packets, &shares.packets);
+            add_lanes(&mut e.bytes, &shares.bytes);
+            if let Some(w) = watch {
+                for (row, &p) in w.classes.iter_mut().zip(&shares.packets) {
+                    row[self.class] = row[self.class].saturating_add(p);
+                    if self.fragment {
+                        row[FRAGMENT] = row[FRAGMENT].saturating_add(p);
+                    }
+                }
+            }
+            return;
+        }
+        // Newer slots have taken the places of the record's oldest ones.
+        let lo = shares.from.max((head + 1).saturating_sub(SLOTS as u64));
+        for x in lo..=last {
+            let k = ring(x);
+            let (p, b) = (shares.packets[k], shares.bytes[k]);
+            self.add(e, watch.as_deref_mut(), k, u64::from(p), u64::from(b));
         }
     }
 
@@ -1590,9 +1658,9 @@ impl Counting<'_> {
     /// counters.
     #[inline]
     fn add<K>(&self, e: &mut Entry<K>, watch: Option<&mut Watch>, s: usize, p: u64, b: u64) {
-        let p32 = p.min(u64::from(u32::MAX)) as u32;
+        let p32 = clamp32(p);
         e.packets[s] = e.packets[s].saturating_add(p32);
-        e.bytes[s] = e.bytes[s].saturating_add(b.min(u64::from(u32::MAX)) as u32);
+        e.bytes[s] = e.bytes[s].saturating_add(clamp32(b));
         if let Some(w) = watch {
             w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
             if self.fragment {
@@ -1606,6 +1674,14 @@ impl Counting<'_> {
 #[inline]
 fn ring(x: u64) -> usize {
     (x % SLOTS as u64) as usize
+}
+
+/// Adds a ring of shares to a ring of counters, saturating.
+#[inline]
+fn add_lanes(counters: &mut [u32; SLOTS], shares: &[u32; SLOTS]) {
+    for (c, s) in counters.iter_mut().zip(shares) {
+        *c = c.saturating_add(*s);
+    }
 }
 
 /// The window of the entry for `key`: the `window` slots ending at the clock less the lag
@@ -1665,6 +1741,76 @@ mod tests {
             crate::HOST_ENTRY_BYTES
         );
         assert!(watch <= 3_000, "{watch}");
+    }
+
+    /// A record over several slots adds to an entry's ring (and its watch's class row)
+    /// exactly what the formula gives the slots the ring still holds, whether the record
+    /// is the entry's newest or newer slots have taken its oldest ones' places.
+    #[test]
+    fn ring_shares_add_the_exact_share_of_every_slot_the_ring_holds() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        let record = FlowRecord::empty(FlowFormat::Netflow9);
+        let mut watches = vec![Watch::new(Scope::HostIn, IpAddr::V4(Ipv4Addr::LOCALHOST))];
+        for case in 0..2_000 {
+            let first = 20 + next(40);
+            let last = first + 1 + next(30);
+            // Half the cases: the entry has newer data than the record (a late record).
+            let head = if case % 2 == 0 { last } else { last + next(15) };
+            let big = case % 7 == 0;
+            let (packets, bytes) = if big {
+                (u64::from(u32::MAX) * 40 + next(1_000), u64::MAX / 3)
+            } else {
+                (next(200), next(100_000))
+            };
+            let sp = Spread {
+                first,
+                last,
+                packets,
+                bytes,
+            };
+            let mut table = Table::<u32>::new(16, 1);
+            let (i, _) = table.find_or_insert(7, head, head).unwrap();
+            table.get_mut(i).watch = 0;
+            table.get_mut(i).set_head(head);
+            let c = Counting {
+                now_slot: head,
+                spread: &sp,
+                last_ring: ring(last),
+                shares: Some(&RingShares::new(&sp)),
+                class: UDP_OTHER,
+                fragment: true,
+                record: &record,
+            };
+            watches[0].classes = [[0; CLASSES]; SLOTS];
+            c.apply(&mut table, 7, IpAddr::V4(Ipv4Addr::LOCALHOST), &mut watches);
+            let share = |total: u64, x: u64| -> u32 {
+                let (t, n, i) = (
+                    u128::from(total),
+                    u128::from(last - first + 1),
+                    u128::from(x - first),
+                );
+                ((t * (i + 1)) / n - (t * i) / n).min(u128::from(u32::MAX)) as u32
+            };
+            let (mut want_p, mut want_b) = ([0u32; SLOTS], [0u32; SLOTS]);
+            for x in first.max((head + 1).saturating_sub(SLOTS as u64))..=last {
+                want_p[ring(x)] = share(packets, x);
+                want_b[ring(x)] = share(bytes, x);
+            }
+            let e = table.get(i);
+            let what =
+                format!("case {case}: slots {first}..={last}, head {head}, {packets} packets");
+            assert_eq!(e.packets, want_p, "{what}");
+            assert_eq!(e.bytes, want_b, "{what}");
+            let class = |c: usize| watches[0].classes.map(|row| row[c]);
+            assert_eq!(class(UDP_OTHER), want_p, "{what}");
+            assert_eq!(class(FRAGMENT), want_p, "{what}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use rampart_model::Role;
 use rampart_server::TaxiiNeed;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::time::Duration;
 use traffic::{Scenario, Target, Vector};
 
 fn strings(a: &[&str]) -> Vec<String> {
@@ -307,6 +308,17 @@ fn bad_datagrams_are_counted_and_good_ones_still_decoded() {
     assert!(e["last_error"].is_string(), "{e}");
     let status = d.json("/api/v1/status", &t);
     assert_eq!(status["pipeline"]["processed_records"], 1);
+    // After a quiet spell (the collector blocks again) and in a run of datagrams a few
+    // milliseconds apart (it reads them between pauses), every datagram is still read.
+    std::thread::sleep(Duration::from_millis(50));
+    for _ in 0..3 {
+        s.send_to(&v5, d.flow).unwrap();
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    wait_for(10, "the later datagrams", || {
+        let v = d.json("/api/v1/status", &t);
+        (v["pipeline"]["processed_records"] == 4).then_some(())
+    });
     let m = d.get("/metrics", Some(&t));
     assert!(
         m.body

@@ -21,6 +21,12 @@ pub const BATCH: usize = 512;
 pub const FLUSH_AFTER: Duration = Duration::from_millis(10);
 /// Largest datagram (UDP's limit).
 const MAX_DATAGRAM: usize = 65_536;
+/// Once datagrams flow, a socket is read without blocking until it is empty and read again
+/// after this pause, rather than blocking for each datagram: at high rates a thread then
+/// wakes about a thousand times a second, not once per datagram (a context switch each,
+/// the dearest part of receiving on a VM), for at most this much delay. A pause after which
+/// nothing has come makes the thread block again.
+const POLL_PAUSE: Duration = Duration::from_millis(1);
 
 /// A bound socket and what it is for.
 #[derive(Debug)]
@@ -119,12 +125,19 @@ pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Input>) {
     let mut generation = shared.config_generation();
     let (mut first_in_batch, mut last_merge) = (None::<Instant>, Instant::now());
     let max_exporters = shared.max_exporters;
+    // Polling: reading without blocking; paused: the last read found the socket empty and
+    // the thread has slept POLL_PAUSE since.
+    let (mut polling, mut paused) = (false, false);
     loop {
         if shared.stopping.load(Ordering::Relaxed) {
             break;
         }
         match bound.socket.recv_from(&mut buf) {
             Ok((len, from)) => {
+                paused = false;
+                if !polling {
+                    polling = bound.socket.set_nonblocking(true).is_ok();
+                }
                 let exporter = from.ip().to_canonical();
                 let now = crate::clock::now();
                 if !allowed.is_empty() && !allowed.contains(exporter) {
@@ -146,7 +159,17 @@ pub fn run(bound: BoundSocket, shared: Arc<Shared>, queue: SyncSender<Input>) {
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+                ) =>
+            {
+                if polling && paused {
+                    // Quiet for a whole pause: block again (with the read timeout).
+                    polling = bound.socket.set_nonblocking(false).is_err();
+                    paused = false;
+                } else if polling {
+                    std::thread::sleep(POLL_PAUSE);
+                    paused = true;
+                }
+            }
             Err(e) => {
                 tracing::warn!(listen = %bound.local, error = %e, "receiving");
                 std::thread::sleep(Duration::from_millis(10));

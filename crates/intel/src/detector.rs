@@ -4,7 +4,7 @@
 //! start, update and end, like the other detectors. Sans-I/O: time comes from the events.
 
 use crate::indicator::Observable;
-use crate::matcher::{Match, Matched, SharedIndicators};
+use crate::matcher::{IndicatorSet, Match, Matched, SharedIndicators};
 use rampart_detect::{DetectionEvent, Phase};
 use rampart_model::{
     AuthEvent, Cidr, Detection, FlowRecord, HttpEvent, IocMatchDetection, IocWhere, Timestamp,
@@ -125,9 +125,25 @@ impl IocDetector {
         if !self.cfg.enabled {
             return;
         }
+        let set = self.indicators.load();
+        self.check_flow(&set, r);
+    }
+
+    /// Checks both addresses of every flow record of a batch, against one snapshot of the
+    /// indicators (taking it is an atomic operation or two: once a batch, not per record).
+    pub fn observe_flows(&mut self, records: &[FlowRecord]) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let set = self.indicators.load();
+        for r in records {
+            self.check_flow(&set, r);
+        }
+    }
+
+    fn check_flow(&mut self, set: &IndicatorSet, r: &FlowRecord) {
         self.stats.flows_checked += 1;
         self.stats.lookups += 2;
-        let set = self.indicators.load();
         if set.is_empty() {
             return;
         }

@@ -163,7 +163,10 @@ impl Engine {
         match input {
             Input::Flows(batch) => {
                 for r in batch {
-                    self.observe_flow(r);
+                    self.observe_flow_but_ioc(r);
+                }
+                if let Some(ioc) = &mut self.ioc {
+                    ioc.observe_flows(batch);
                 }
                 self.shared
                     .processed_records
@@ -197,11 +200,16 @@ impl Engine {
 
     #[inline]
     fn observe_flow(&mut self, r: &FlowRecord) {
-        self.ddos.observe(r);
-        self.scan.observe(r);
+        self.observe_flow_but_ioc(r);
         if let Some(ioc) = &mut self.ioc {
             ioc.observe_flow(r);
         }
+    }
+
+    /// Every detector but the indicator matcher, which takes a batch at a time.
+    fn observe_flow_but_ioc(&mut self, r: &FlowRecord) {
+        self.ddos.observe(r);
+        self.scan.observe(r);
         self.findings.observe_flow(r);
         self.meter.observe(r);
     }

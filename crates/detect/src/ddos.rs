@@ -147,20 +147,11 @@ struct Spread {
 }
 
 impl Spread {
-    /// The shares of `total` for the slots `lo..=hi` (within `first..=last`), splitting
+    /// The shares of `total` for the slots from `lo` (within `first..=last`) on, splitting
     /// exactly: slot `x` gets floor(t(i+1)/n) - floor(ti/n) for its index i, so no remainder
     /// piles up in one slot and a long flow of few packets adds a trickle, not a spike.
     #[inline]
     fn shares(&self, total: u64, lo: u64) -> Shares {
-        if self.first == self.last {
-            // A packet, or a record within one slot: the common case.
-            return Shares {
-                q: total,
-                r: 0,
-                n: 1,
-                acc: 0,
-            };
-        }
         let n = self.last - self.first + 1;
         let (q, r) = (total / n, total % n);
         let i = lo - self.first;
@@ -1636,11 +1627,8 @@ impl Counting<'_> {
             add_lanes(&mut e.packets, &shares.packets);
             add_lanes(&mut e.bytes, &shares.bytes);
             if let Some(w) = watch {
-                for (row, &p) in w.classes.iter_mut().zip(&shares.packets) {
-                    row[self.class] = row[self.class].saturating_add(p);
-                    if self.fragment {
-                        row[FRAGMENT] = row[FRAGMENT].saturating_add(p);
-                    }
+                for (s, &p) in shares.packets.iter().enumerate() {
+                    self.add_classes(w, s, p);
                 }
             }
             return;
@@ -1662,10 +1650,18 @@ impl Counting<'_> {
         e.packets[s] = e.packets[s].saturating_add(p32);
         e.bytes[s] = e.bytes[s].saturating_add(clamp32(b));
         if let Some(w) = watch {
-            w.classes[s][self.class] = w.classes[s][self.class].saturating_add(p32);
-            if self.fragment {
-                w.classes[s][FRAGMENT] = w.classes[s][FRAGMENT].saturating_add(p32);
-            }
+            self.add_classes(w, s, p32);
+        }
+    }
+
+    /// Adds packets to the record's class (and to fragments, for a fragment) at ring
+    /// position `s` of a watch.
+    #[inline]
+    fn add_classes(&self, w: &mut Watch, s: usize, p: u32) {
+        let row = &mut w.classes[s];
+        row[self.class] = row[self.class].saturating_add(p);
+        if self.fragment {
+            row[FRAGMENT] = row[FRAGMENT].saturating_add(p);
         }
     }
 }

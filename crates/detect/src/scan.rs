@@ -266,7 +266,7 @@ fn role(r: &FlowRecord) -> Role {
 
 /// Counting state of one source in its current window (horizontal scans). Laid out in
 /// four cache lines: the two sketches, then everything a probe reads or writes besides its
-/// sketch bit in the last two, so a probe touches three lines of its entry.
+/// sketch bit in the last two, so a probe touches at most three lines of its entry.
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct SourceEntry {
@@ -1396,7 +1396,7 @@ mod tests {
         r
     }
 
-    /// A probe touches three cache lines of each entry (see `SourceEntry`): the entries
+    /// A probe touches at most three cache lines of each entry (see `SourceEntry`): the entries
     /// must stay four whole lines.
     #[test]
     fn entries_are_four_cache_lines() {

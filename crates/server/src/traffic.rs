@@ -87,8 +87,16 @@ pub struct TrafficMeter {
     prefixes: HashMap<(IpAddr, Direction), Counts>,
     hosts: HashMap<(IpAddr, Direction), HostCounts>,
     mix: MixProfiles,
-    /// Targets under attack now: their traffic does not teach their profile.
+    /// Targets under attack now; each minute's list starts from them.
     attacked: Vec<Cidr>,
+    /// Targets under attack at any time in the current minute.
+    attacked_in_minute: Vec<Cidr>,
+    /// The last closed minute's inbound packets per vector of each host not attacked in it,
+    /// waiting to teach the profiles until the next minute has passed without an attack on
+    /// the host: an attack is seen a moment after it begins, and its first packets may have
+    /// fallen in the minute before.
+    pending_mix: Vec<(IpAddr, [u64; VECTORS])>,
+    pending_minute: u64,
     /// Records whose prefix or host did not fit its table (totals only).
     pub overflow: u64,
 }
@@ -122,6 +130,9 @@ impl TrafficMeter {
             hosts: HashMap::default(),
             mix: MixProfiles::default(),
             attacked: Vec::new(),
+            attacked_in_minute: Vec::new(),
+            pending_mix: Vec::new(),
+            pending_minute: 0,
             overflow: 0,
         }
     }
@@ -305,12 +316,21 @@ impl TrafficMeter {
                 h.volume,
             ));
         }
-        for (&(addr, direction), h) in &self.hosts {
-            if direction == Direction::Inbound && !self.attacked.iter().any(|c| c.contains(addr)) {
-                self.mix.learn(addr, minute, &h.by_vector);
+        let attacked = &self.attacked_in_minute;
+        let clean = |addr: IpAddr| !attacked.iter().any(|c| c.contains(addr));
+        for (addr, packets) in self.pending_mix.drain(..) {
+            if clean(addr) {
+                self.mix.learn(addr, self.pending_minute, &packets);
             }
         }
         self.mix.bound();
+        for (&(addr, direction), h) in &self.hosts {
+            if direction == Direction::Inbound && clean(addr) {
+                self.pending_mix.push((addr, h.by_vector));
+            }
+        }
+        self.pending_minute = minute;
+        self.attacked_in_minute.clone_from(&self.attacked);
         self.prefixes.clear();
         self.hosts.clear();
         for t in &mut self.totals {
@@ -324,6 +344,9 @@ impl TrafficMeter {
         if !self.attacked.contains(&target) {
             self.attacked.push(target);
         }
+        if !self.attacked_in_minute.contains(&target) {
+            self.attacked_in_minute.push(target);
+        }
     }
 
     pub fn attack_ended(&mut self, target: Cidr) {
@@ -331,7 +354,7 @@ impl TrafficMeter {
     }
 
     /// What the target's inbound traffic is usually made of (summed over its hosts for a
-    /// prefix); `None` without history.
+    /// prefix); `None` without history. A minute teaches it once the minute after has closed.
     pub fn mix_of(&self, target: Cidr) -> Option<TrafficMix> {
         self.mix.of(target)
     }
@@ -516,19 +539,49 @@ mod tests {
         m.observe(&dns);
         m.observe(&web);
         m.advance(Timestamp::from_secs(60));
+        // A minute teaches only once the next one has passed without an attack.
+        assert!(m.mix_of("203.0.113.53".parse().unwrap()).is_none());
+        m.advance(Timestamp::from_secs(120));
         let mix = m.mix_of("203.0.113.53".parse().unwrap()).unwrap();
         assert_eq!(mix.pps[&DdosVector::DnsAmplification], 10.0);
         assert_eq!(mix.pps[&DdosVector::TcpFlood], 1.0);
-        // Under attack, a flood of DNS answers does not become the norm.
+        // Under attack, a flood of DNS answers does not become the norm, nor does the
+        // minute in which the attack ended.
         m.attack_started("203.0.113.53".parse().unwrap());
         for _ in 0..100 {
             m.observe(&dns);
         }
-        m.advance(Timestamp::from_secs(120));
+        m.advance(Timestamp::from_secs(180));
+        for _ in 0..100 {
+            m.observe(&dns);
+        }
+        m.attack_ended("203.0.113.53".parse().unwrap());
+        m.advance(Timestamp::from_secs(240));
+        m.advance(Timestamp::from_secs(300));
         let mix = m.mix_of("203.0.113.0/24".parse().unwrap()).unwrap();
         assert_eq!(mix.pps[&DdosVector::DnsAmplification], 10.0);
-        m.attack_ended("203.0.113.53".parse().unwrap());
         assert!(m.mix_of("203.0.113.54".parse().unwrap()).is_none());
+    }
+
+    /// A flood seen a moment after it began, its first second in the minute before: that
+    /// minute does not become the target's usual mix either.
+    #[test]
+    fn a_floods_first_packets_before_its_detection_do_not_teach_the_mix() {
+        let protect = ["203.0.113.0/24".parse().unwrap()];
+        let mut m = TrafficMeter::new(&protect, 24, 64, 10, Timestamp::from_secs(0));
+        let mut syn = rec("198.51.100.1", "203.0.113.100", 6_000, 360_000, 1);
+        syn.ip_protocol = 6;
+        syn.tcp_flags = Some(0x02);
+        let mut web = rec("198.51.100.1", "203.0.113.80", 60, 6_000, 1);
+        web.ip_protocol = 6;
+        web.tcp_flags = Some(0x1b);
+        m.observe(&web);
+        m.observe(&syn);
+        m.advance(Timestamp::from_secs(60));
+        m.attack_started("203.0.113.100".parse().unwrap());
+        m.advance(Timestamp::from_secs(120));
+        assert!(m.mix_of("203.0.113.100".parse().unwrap()).is_none());
+        assert!(m.mix_of("203.0.113.80".parse().unwrap()).is_some());
     }
 
     #[test]

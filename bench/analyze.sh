@@ -63,11 +63,15 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 timed() {
   python3 - "$@" <<'PY'
 import resource, subprocess, sys, time
-t = time.perf_counter()
+# Children's times so far are those of whatever started this interpreter (a pyenv shim's
+# own commands survive its exec): only what the run adds is its.
+def children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+before, t = children(), time.perf_counter()
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
 wall = time.perf_counter() - t
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{wall:.4f} {r.ru_utime + r.ru_stime:.4f}")
+print(f"{wall:.4f} {children() - before:.4f}")
 PY
 }
 

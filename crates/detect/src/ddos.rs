@@ -1524,7 +1524,7 @@ fn spoofed_sources(a: &Attack, w: &Watch) -> bool {
     if reflection || w.samples < 1000 || w.ttl_min > w.ttl_max {
         return false;
     }
-    let many = w.peers.guaranteed() * 4 < w.peers.total();
+    let many = w.peers.guaranteed().saturating_mul(4) < w.peers.total();
     let ttls = w.distinct_ttls();
     many && (ttls <= 2 || ttls >= 100)
 }

@@ -91,7 +91,7 @@ impl<K: Copy + Eq, const N: usize, C: Count> SpaceSaving<K, N, C> {
     pub(crate) fn guaranteed(&self) -> u64 {
         (0..usize::from(self.len))
             .map(|i| (self.counts[i] - self.errs[i]).wide())
-            .sum()
+            .fold(0, u64::saturating_add)
     }
 
     /// Up to `n` keys that certainly carry at least `min_share` of the stream, with their

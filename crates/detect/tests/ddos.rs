@@ -464,6 +464,26 @@ fn spoofed_sources_do_not_grow_state() {
     assert!(d.spoofed_sources, "{d:#?}");
 }
 
+/// A hostile exporter's counts: a few sources of records that claim nearly 2^64 packets
+/// each (found by the `detect` fuzz target: the spoofed-sources check multiplied the
+/// sketch's sure count by four and overflowed). The flood is still reported, saturated.
+#[test]
+fn absurd_counts_saturate_instead_of_overflowing() {
+    let mut sim = Sim::new(protected());
+    let mut streams = vec![Stream::new(50.0, 0, 3_000, |n, ms| {
+        let src = IpAddr::from(Ipv4Addr::new(198, 51, 100, (n % 3) as u8));
+        Rec::addrs(src, ip(VICTIM))
+            .tcp(1234, 80, 0x02)
+            .ttl(64)
+            .flow(FlowFormat::Netflow9, 0, 0, u64::MAX / 3, u64::MAX)
+            .at(ms)
+    })];
+    sim.run(3_000, &mut streams);
+    let d = &sim.events.last().expect("an attack").detection;
+    assert_eq!(d.vector, DdosVector::SynFlood);
+    assert!(!d.spoofed_sources, "{d:#?}");
+}
+
 #[test]
 fn a_million_protected_addresses_cost_at_most_100_bytes_each() {
     // One packet to each of 1,000,000 distinct random addresses of a protected /8, with the

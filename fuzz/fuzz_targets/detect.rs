@@ -4,7 +4,9 @@
 //! from a few protected hosts (so that tables, watches and attacks fill and evict) or from
 //! anywhere, both families. Each 24-byte chunk is one record; the clock ticks between them as
 //! `analyze` ticks it. Checks: no panic or overflow (debug assertions are on), every record
-//! counted, tracked state within the configured bounds and memory that does not grow past them.
+//! counted, tracked state within the configured bounds and memory that does not grow past them,
+//! and the scan detector counting the records in batches (`observe_batch`, as `serve` feeds
+//! it) exactly as it counts them one by one.
 use libfuzzer_sys::fuzz_target;
 use rampart_detect::{
     DdosConfig, DdosDetector, ExfilConfig, ExfilDetector, ScanConfig, ScanDetector,
@@ -120,7 +122,7 @@ fuzz_target!(|data: &[u8]| {
         max_attacks: 4,
         ..DdosConfig::default()
     });
-    let mut scan = ScanDetector::new(ScanConfig {
+    let scan_config = ScanConfig {
         protect: protect.clone(),
         ports: 8,
         hosts: 8,
@@ -128,7 +130,11 @@ fuzz_target!(|data: &[u8]| {
         max_pairs: 16,
         max_scans: 4,
         ..ScanConfig::default()
-    });
+    };
+    let mut scan = ScanDetector::new(scan_config.clone());
+    // The same records in batches (as `serve` hands them on), between the same ticks.
+    let mut scan_batched = ScanDetector::new(scan_config);
+    let mut batch = Vec::new();
     let mut exfil = ExfilDetector::new(ExfilConfig {
         protect,
         max_hosts: 8,
@@ -150,20 +156,31 @@ fuzz_target!(|data: &[u8]| {
         if now >= next_tick + 100 * TICK_NS {
             next_tick = now / TICK_NS * TICK_NS;
         }
+        if next_tick <= now {
+            scan_batched.observe_batch(&batch);
+            batch.clear();
+        }
         while next_tick <= now {
             let t = Timestamp::from_nanos(next_tick);
             ddos.tick(t);
             scan.tick(t);
+            scan_batched.tick(t);
             exfil.tick(t);
             next_tick += TICK_NS;
             while ddos.poll_event().is_some() {}
-            while scan.poll_event().is_some() {}
+            while let Some(e) = scan.poll_event() {
+                let b = scan_batched.poll_event();
+                assert_eq!(format!("{:?}", Some(e)), format!("{b:?}"));
+            }
+            assert!(scan_batched.poll_event().is_none());
+            assert_eq!(scan.stats(), scan_batched.stats());
             while exfil.poll_event().is_some() {}
         }
         let r = record(d, clock_ms);
         ddos.observe(&r);
         scan.observe(&r);
         exfil.observe(&r);
+        batch.push(r);
         fed += 1;
         let (ds, ss, es) = (ddos.stats(), scan.stats(), exfil.stats());
         assert_eq!(ds.records, fed);
@@ -187,4 +204,6 @@ fuzz_target!(|data: &[u8]| {
             );
         }
     }
+    scan_batched.observe_batch(&batch);
+    assert_eq!(scan.stats(), scan_batched.stats());
 });

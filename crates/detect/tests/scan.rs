@@ -436,3 +436,68 @@ fn odd_records_do_not_panic() {
     det.tick(Timestamp::from_nanos(u64::MAX));
     while det.poll_event().is_some() {}
 }
+
+/// `observe_batch`, which `serve` feeds each batch of records to, counts exactly as
+/// `observe` one by one: the same events and counters whatever the batch sizes, with both
+/// tables full and evicting, scans opening, answers credited, and records of no interest.
+#[test]
+fn a_batch_counts_as_its_records_one_by_one() {
+    let config = ScanConfig {
+        max_sources: 64,
+        max_pairs: 64,
+        ..ScanConfig::default()
+    };
+    let (mut one, mut batched) = (ScanDetector::new(config.clone()), ScanDetector::new(config));
+    let mut rng = Rng(5);
+    // 10 records a millisecond for 6 s.
+    let records: Vec<FlowRecord> = (0..60_000u64)
+        .map(|n| {
+            let x = rng.next();
+            let ms = n / 10;
+            match x % 5 {
+                0 => Rec::new(SCANNER, HOST)
+                    .tcp(40_000, (n % 2_000) as u16, SYN)
+                    .at(ms),
+                1 => Rec::addrs(ip("192.0.2.77"), v4(HOST, n))
+                    .tcp(40_001, 22, SYN)
+                    .at(ms),
+                2 => Rec::addrs(v4(HOST, x >> 8), ip(SCANNER))
+                    .tcp((x >> 16) as u16 % 2_000, 40_000, SYN_ACK)
+                    .at(ms),
+                // Churn: 256 sources probing random hosts and ports.
+                3 => Rec::addrs(v4("198.51.100.0", x >> 8), v4(HOST, x >> 16))
+                    .tcp(1_024, (x >> 24) as u16, SYN)
+                    .at(ms),
+                _ => Rec::new("192.0.2.9", HOST).udp(53, 40_000).at(ms),
+            }
+        })
+        .collect();
+    let (mut events_one, mut events_batched) = (Vec::new(), Vec::new());
+    let sizes = [1, 3, 7, 8, 9, 64, 200, 1_000];
+    // A tick every 100 ms, batches of varying sizes between ticks.
+    for (k, tick) in records.chunks(1_000).enumerate() {
+        for r in tick {
+            one.observe(r);
+        }
+        let mut rest = tick;
+        for size in sizes.iter().cycle().skip(k) {
+            let (batch, after) = rest.split_at((*size).min(rest.len()));
+            batched.observe_batch(batch);
+            rest = after;
+            if rest.is_empty() {
+                break;
+            }
+        }
+        let now = Timestamp::from_millis(T0 + (k as u64 + 1) * 100);
+        one.tick(now);
+        batched.tick(now);
+        events_one.extend(std::iter::from_fn(|| one.poll_event()));
+        events_batched.extend(std::iter::from_fn(|| batched.poll_event()));
+        assert_eq!(one.stats(), batched.stats(), "after tick {k}");
+    }
+    let s = one.stats();
+    assert!(s.sources_evicted > 0 && s.pairs_evicted > 0, "{s:?}");
+    assert!(s.answers > 0, "{s:?}");
+    assert!(events_one.len() >= 2, "{events_one:#?}");
+    assert_eq!(events_one, events_batched);
+}

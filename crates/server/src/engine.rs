@@ -162,9 +162,14 @@ impl Engine {
     fn observe(&mut self, input: &Input) {
         match input {
             Input::Flows(batch) => {
+                // The detectors keep separate state, so each may take the batch in its own
+                // pass; the scan detector's fetches its table lines records ahead.
                 for r in batch {
-                    self.observe_flow_but_ioc(r);
+                    self.ddos.observe(r);
+                    self.findings.observe_flow(r);
+                    self.meter.observe(r);
                 }
+                self.scan.observe_batch(batch);
                 if let Some(ioc) = &mut self.ioc {
                     ioc.observe_flows(batch);
                 }
@@ -198,20 +203,15 @@ impl Engine {
         }
     }
 
-    #[inline]
+    /// One record (a firewall log line's) through every detector.
     fn observe_flow(&mut self, r: &FlowRecord) {
-        self.observe_flow_but_ioc(r);
-        if let Some(ioc) = &mut self.ioc {
-            ioc.observe_flow(r);
-        }
-    }
-
-    /// Every detector but the indicator matcher, which takes a batch at a time.
-    fn observe_flow_but_ioc(&mut self, r: &FlowRecord) {
         self.ddos.observe(r);
         self.scan.observe(r);
         self.findings.observe_flow(r);
         self.meter.observe(r);
+        if let Some(ioc) = &mut self.ioc {
+            ioc.observe_flow(r);
+        }
     }
 
     fn tick_until(&mut self, now: Timestamp) {

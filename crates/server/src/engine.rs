@@ -163,7 +163,7 @@ impl Engine {
         match input {
             Input::Flows(batch) => {
                 // The detectors keep separate state, so each may take the batch in its own
-                // pass; the scan detector's fetches its table lines records ahead.
+                // pass; the scan detector fetches its table lines a few records ahead.
                 for r in batch {
                     self.ddos.observe(r);
                     self.findings.observe_flow(r);

@@ -503,18 +503,21 @@ impl<E: Slot> Table<E> {
             return;
         };
         let tag = Self::tag(h);
-        let hit = bucket.tags.iter().position(|&t| t == tag);
-        if hit.is_none() && bucket.tags.contains(&0) {
-            return;
-        }
-        for w in 0..WAYS {
-            if hit.is_none_or(|hit| hit == w) {
-                if let Some(e) = self.entries.get(bucket.slots[w] as usize) {
-                    let p = (e as *const E).cast::<u8>();
-                    prefetch(p.wrapping_add(LATE_LINES));
-                    prefetch(p.wrapping_add(LATE_LINES + 64));
-                }
+        match bucket.tags.iter().position(|&t| t == tag) {
+            Some(w) => self.fetch_entry(bucket.slots[w]),
+            None if !bucket.tags.contains(&0) => {
+                bucket.slots.iter().for_each(|&n| self.fetch_entry(n));
             }
+            None => {}
+        }
+    }
+
+    #[inline]
+    fn fetch_entry(&self, n: u32) {
+        if let Some(e) = self.entries.get(n as usize) {
+            let p = (e as *const E).cast::<u8>();
+            prefetch(p.wrapping_add(LATE_LINES));
+            prefetch(p.wrapping_add(LATE_LINES + 64));
         }
     }
 

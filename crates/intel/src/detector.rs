@@ -122,11 +122,7 @@ impl IocDetector {
 
     /// Checks both addresses of a flow record.
     pub fn observe_flow(&mut self, r: &FlowRecord) {
-        if !self.cfg.enabled {
-            return;
-        }
-        let set = self.indicators.load();
-        self.check_flow(&set, r);
+        self.observe_flows(std::slice::from_ref(r));
     }
 
     /// Checks both addresses of every flow record of a batch, against one snapshot of the

@@ -162,17 +162,7 @@ impl Engine {
     fn observe(&mut self, input: &Input) {
         match input {
             Input::Flows(batch) => {
-                // The detectors keep separate state, so each may take the batch in its own
-                // pass; the scan detector fetches its table lines a few records ahead.
-                for r in batch {
-                    self.ddos.observe(r);
-                    self.findings.observe_flow(r);
-                    self.meter.observe(r);
-                }
-                self.scan.observe_batch(batch);
-                if let Some(ioc) = &mut self.ioc {
-                    ioc.observe_flows(batch);
-                }
+                self.observe_flows(batch);
                 self.shared
                     .processed_records
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -181,7 +171,7 @@ impl Engine {
                 for e in events {
                     match e {
                         // Firewall log lines are packets, for the scan and flood detectors.
-                        LogEvent::Flow(r) => self.observe_flow(r),
+                        LogEvent::Flow(r) => self.observe_flows(std::slice::from_ref(r)),
                         LogEvent::Auth(a) => {
                             self.findings.observe_auth(a);
                             if let Some(ioc) = &mut self.ioc {
@@ -203,14 +193,18 @@ impl Engine {
         }
     }
 
-    /// One record (a firewall log line's) through every detector.
-    fn observe_flow(&mut self, r: &FlowRecord) {
-        self.ddos.observe(r);
-        self.scan.observe(r);
-        self.findings.observe_flow(r);
-        self.meter.observe(r);
+    /// Flow records (a collector's batch, or a firewall log line's one) through every
+    /// detector. The detectors keep separate state, so each takes the batch in its own pass;
+    /// the scan detector fetches its table lines a few records ahead.
+    fn observe_flows(&mut self, batch: &[FlowRecord]) {
+        for r in batch {
+            self.ddos.observe(r);
+            self.findings.observe_flow(r);
+            self.meter.observe(r);
+        }
+        self.scan.observe_batch(batch);
         if let Some(ioc) = &mut self.ioc {
-            ioc.observe_flow(r);
+            ioc.observe_flows(batch);
         }
     }
 

@@ -514,3 +514,78 @@ fn a_million_protected_addresses_cost_at_most_100_bytes_each() {
     assert!(s.state_bytes < 200_000_000, "{s:#?}");
     assert!(sim.events.is_empty(), "{:#?}", sim.events);
 }
+
+/// One attack per target through its life: a SYN flood that grows, then a UDP flood on
+/// the same host. It starts once, is updated with the higher peak and with the vector
+/// added, and its fingerprint names the flood's heaviest source, ports, size and TTL.
+#[test]
+fn an_attack_grows_and_gains_a_vector_as_one_attack() {
+    let heavy = ip("192.0.2.10");
+    let src = move |n: u64| {
+        if n.is_multiple_of(2) {
+            heavy
+        } else {
+            IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + (n % 5_000) as u32))
+        }
+    };
+    let mut sim = Sim::new(protected());
+    let mut streams = background(0, 12_000);
+    streams.push(Stream::new(15_000.0, 2_000, 12_000, move |n, ms| {
+        Rec::addrs(src(n), ip(QUIET_VICTIM))
+            .tcp(1024 + (n % 50_000) as u16, 80, 0x02)
+            .ttl(48)
+            .at(ms)
+    }));
+    // From 4 s the SYN flood triples.
+    streams.push(Stream::new(30_000.0, 4_000, 12_000, move |n, ms| {
+        Rec::addrs(src(n), ip(QUIET_VICTIM))
+            .tcp(1024 + (n % 50_000) as u16, 80, 0x02)
+            .ttl(48)
+            .at(ms)
+    }));
+    // From 7 s a UDP flood joins it.
+    streams.push(Stream::new(40_000.0, 7_000, 12_000, move |n, ms| {
+        Rec::addrs(src(n), ip(QUIET_VICTIM))
+            .udp(1024 + (n % 50_000) as u16, 9_999)
+            .size(512)
+            .at(ms)
+    }));
+    sim.run(12_000, &mut streams);
+    let mine: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|e| e.detection.target.to_string() == QUIET_VICTIM)
+        .collect();
+    let started: Vec<_> = mine.iter().filter(|e| e.phase == Phase::Started).collect();
+    assert_eq!(started.len(), 1, "{mine:#?}");
+    let first = &started[0].detection;
+    assert_eq!(first.vector, DdosVector::SynFlood, "{first:#?}");
+    assert_eq!(
+        first.top_sources.first().map(|t| t.addr),
+        Some(heavy),
+        "{first:#?}"
+    );
+    assert_eq!(
+        first.top_dst_ports.first().map(|p| p.port),
+        Some(80),
+        "{first:#?}"
+    );
+    let size = first.packet_size.as_ref().expect("packet sizes");
+    assert_eq!((size.min, size.max), (64, 64), "{first:#?}");
+    let ttl = first.ttl.as_ref().expect("TTLs");
+    assert_eq!((ttl.min, ttl.max), (48, 48), "{first:#?}");
+    let updates: Vec<_> = mine.iter().filter(|e| e.phase == Phase::Updated).collect();
+    assert!(
+        updates
+            .iter()
+            .any(|e| e.detection.peak_pps > first.peak_pps * 2),
+        "{mine:#?}"
+    );
+    let last = &updates.last().expect("updates").detection;
+    assert!(last.vectors.contains(&DdosVector::SynFlood), "{last:#?}");
+    assert!(last.vectors.contains(&DdosVector::UdpFlood), "{last:#?}");
+    assert!(
+        last.top_dst_ports.iter().any(|p| p.port == 9_999),
+        "{last:#?}"
+    );
+}

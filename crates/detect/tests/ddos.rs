@@ -215,6 +215,62 @@ fn carpet_bombing_is_a_prefix_attack() {
     assert_eq!(d.direction, Direction::Inbound);
 }
 
+/// The counted prefix follows its configured length: carpet bombing over 256 addresses of an
+/// IPv6 /64 (the default `prefix_len_v6`) is an attack on that /64, and over half of the
+/// IPv4 /24 with `prefix_len_v4 = 25` an attack on that /25.
+#[test]
+fn carpet_bombing_targets_the_configured_prefix_length() {
+    let cases: [(DdosConfig, &str); 2] = [
+        (protected(), "2001:db8:0:7::/64"),
+        (
+            DdosConfig {
+                prefix_len_v4: 25,
+                ..protected()
+            },
+            "203.0.113.128/25",
+        ),
+    ];
+    for (config, want) in cases {
+        let v6 = want.contains(':');
+        let mut sim = Sim::new(config);
+        let mut streams = background(0, 6_000);
+        streams.push(Stream::new(153_600.0, 2_000, 6_000, move |n, ms| {
+            let dst = if v6 {
+                IpAddr::from(std::net::Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    0,
+                    7,
+                    0,
+                    0,
+                    0,
+                    (n % 256) as u16,
+                ))
+            } else {
+                IpAddr::from(Ipv4Addr::new(203, 0, 113, 128 + (n % 128) as u8))
+            };
+            let n16 = (n % 7_919) as u16;
+            let src = if v6 {
+                IpAddr::from(std::net::Ipv6Addr::new(
+                    0x2001, 0xdb8, 0xff, 0, 0, 0, 0, n16,
+                ))
+            } else {
+                IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + u32::from(n16)))
+            };
+            Rec::addrs(src, dst)
+                .udp(1024 + (n % 50_000) as u16, 80)
+                .size(120)
+                .at(ms)
+        }));
+        sim.run(6_000, &mut streams);
+        let started = sim.started();
+        assert_eq!(started.len(), 1, "{want}: {:#?}", sim.events);
+        let d = &started[0].detection;
+        assert_eq!(d.target.to_string(), want);
+        assert_eq!(d.vector, DdosVector::UdpFlood, "{want}");
+    }
+}
+
 #[test]
 fn host_attack_is_not_repeated_as_a_prefix_attack() {
     let mut cfg = protected();

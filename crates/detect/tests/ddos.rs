@@ -193,20 +193,34 @@ fn detection_latency_in_event_time() {
     }
 }
 
-#[test]
-fn carpet_bombing_is_a_prefix_attack() {
-    let mut sim = Sim::new(protected());
+/// A UDP flood of 153,600 pps from 2 s to 6 s over the background, spread by `dst(n)` over
+/// many protected addresses and sent from `src(n)`.
+fn carpet_bombing(
+    config: DdosConfig,
+    dst: impl Fn(u64) -> IpAddr + 'static,
+    src: impl Fn(u64) -> IpAddr + 'static,
+) -> Sim {
+    let mut sim = Sim::new(config);
     let mut streams = background(0, 6_000);
-    // 256 hosts at 600 pps each: every host far under host_pps, the /24 at 153,600 pps.
-    streams.push(Stream::new(153_600.0, 2_000, 6_000, |n, ms| {
-        let dst = IpAddr::from(Ipv4Addr::new(203, 0, 113, (n % 256) as u8));
-        let src = IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + (n % 7_919) as u32));
-        Rec::addrs(src, dst)
+    streams.push(Stream::new(153_600.0, 2_000, 6_000, move |n, ms| {
+        Rec::addrs(src(n), dst(n))
             .udp(1024 + (n % 50_000) as u16, 80)
             .size(120)
             .at(ms)
     }));
     sim.run(6_000, &mut streams);
+    sim
+}
+
+fn v4_source(n: u64) -> IpAddr {
+    IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + (n % 7_919) as u32))
+}
+
+#[test]
+fn carpet_bombing_is_a_prefix_attack() {
+    // 256 hosts at 600 pps each: every host far under host_pps, the /24 at 153,600 pps.
+    let dst = |n: u64| IpAddr::from(Ipv4Addr::new(203, 0, 113, (n % 256) as u8));
+    let sim = carpet_bombing(protected(), dst, v4_source);
     let started = sim.started();
     assert_eq!(started.len(), 1, "{:#?}", sim.events);
     let d = &started[0].detection;
@@ -220,49 +234,36 @@ fn carpet_bombing_is_a_prefix_attack() {
 /// IPv4 /24 with `prefix_len_v4 = 25` an attack on that /25.
 #[test]
 fn carpet_bombing_targets_the_configured_prefix_length() {
-    let cases: [(DdosConfig, &str); 2] = [
-        (protected(), "2001:db8:0:7::/64"),
-        (
-            DdosConfig {
-                prefix_len_v4: 25,
-                ..protected()
-            },
-            "203.0.113.128/25",
-        ),
-    ];
-    for (config, want) in cases {
-        let v6 = want.contains(':');
-        let mut sim = Sim::new(config);
-        let mut streams = background(0, 6_000);
-        streams.push(Stream::new(153_600.0, 2_000, 6_000, move |n, ms| {
-            let dst = if v6 {
-                IpAddr::from(std::net::Ipv6Addr::new(
-                    0x2001,
-                    0xdb8,
-                    0,
-                    7,
-                    0,
-                    0,
-                    0,
-                    (n % 256) as u16,
-                ))
-            } else {
-                IpAddr::from(Ipv4Addr::new(203, 0, 113, 128 + (n % 128) as u8))
-            };
-            let n16 = (n % 7_919) as u16;
-            let src = if v6 {
-                IpAddr::from(std::net::Ipv6Addr::new(
-                    0x2001, 0xdb8, 0xff, 0, 0, 0, 0, n16,
-                ))
-            } else {
-                IpAddr::from(Ipv4Addr::from(0x0a00_0000u32 + u32::from(n16)))
-            };
-            Rec::addrs(src, dst)
-                .udp(1024 + (n % 50_000) as u16, 80)
-                .size(120)
-                .at(ms)
-        }));
-        sim.run(6_000, &mut streams);
+    let v6 = |a: u16, b: u16, last: u64| {
+        IpAddr::from(std::net::Ipv6Addr::new(
+            0x2001,
+            0xdb8,
+            a,
+            b,
+            0,
+            0,
+            0,
+            last as u16,
+        ))
+    };
+    let over_a_64 = carpet_bombing(
+        protected(),
+        move |n| v6(0, 7, n % 256),
+        move |n| v6(0xff, 0, n % 7_919),
+    );
+    let v4_25 = DdosConfig {
+        prefix_len_v4: 25,
+        ..protected()
+    };
+    let over_a_25 = carpet_bombing(
+        v4_25,
+        |n| IpAddr::from(Ipv4Addr::new(203, 0, 113, 128 + (n % 128) as u8)),
+        v4_source,
+    );
+    for (sim, want) in [
+        (over_a_64, "2001:db8:0:7::/64"),
+        (over_a_25, "203.0.113.128/25"),
+    ] {
         let started = sim.started();
         assert_eq!(started.len(), 1, "{want}: {:#?}", sim.events);
         let d = &started[0].detection;
